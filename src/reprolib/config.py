@@ -1,0 +1,118 @@
+"""Profiles, device choice, seeding and cache directories.
+
+A *profile* chooses the scale of every experiment (DESIGN section 6):
+
+=======  ===========================================  =========================
+profile  where                                        budget per chapter
+=======  ===========================================  =========================
+smoke    CI and nbval                                 <= 90 s on 2 CPU cores
+fast     a reader's CPU, the default HTML build       <= 6 min on 2 CPU cores
+full     a GPU (Colab T4 or larger)                   <= 30 min on a T4
+=======  ===========================================  =========================
+
+A profile changes sizes (image size, dataset size, steps, widths), never the algorithm.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+PROFILES = ("smoke", "fast", "full")
+PROFILE_ENV = "REPROLIB_PROFILE"
+CACHE_ENV = "REPROLIB_CACHE"
+
+GPU_HINT = (
+    "No CUDA GPU was found, so reprolib runs on the CPU. In Google Colab choose "
+    "Runtime > Change runtime type > Hardware accelerator: GPU (T4), then rerun the notebook."
+)
+
+
+def get_profile(profile: str | None = None) -> str:
+    """Return the active profile.
+
+    Order of precedence: the ``profile`` argument, the ``REPROLIB_PROFILE`` environment variable,
+    then ``"full"`` when CUDA is available and ``"fast"`` otherwise.
+    """
+    value = profile if profile is not None else os.environ.get(PROFILE_ENV, "").strip()
+    if not value:
+        return "full" if torch.cuda.is_available() else "fast"
+    value = str(value).strip().lower()
+    if value not in PROFILES:
+        source = "argument 'profile'" if profile is not None else f"environment variable {PROFILE_ENV}"
+        raise ValueError(
+            f"Unknown profile {value!r} (from the {source}); expected one of {', '.join(PROFILES)}."
+        )
+    return value
+
+
+def get_device(device: str | torch.device | None = None, quiet: bool = False) -> torch.device:
+    """Choose the device: the one asked for, else CUDA when present, else the CPU (with a hint)."""
+    if device is not None:
+        dev = torch.device(device)
+        if dev.type == "cuda" and not torch.cuda.is_available():
+            raise RuntimeError(f"Device {device!r} was asked for but CUDA is not available. {GPU_HINT}")
+        return dev
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if not quiet:
+        warnings.warn(GPU_HINT, stacklevel=2)
+    return torch.device("cpu")
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed Python, NumPy and torch (CPU and CUDA); return a torch CPU generator seeded likewise."""
+    if not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    seed = int(seed)
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+def cache_dir(*parts: str, create: bool = True) -> Path:
+    """Return ``$REPROLIB_CACHE/<parts...>`` (default ``~/.cache/reprolib``), created on demand."""
+    root = os.environ.get(CACHE_ENV)
+    base = Path(root).expanduser() if root else Path.home() / ".cache" / "reprolib"
+    path = base.joinpath(*parts)
+    if create:
+        path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def repo_root() -> Path | None:
+    """The checkout this package was installed from (editable installs), or ``None``."""
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        if (parent / "_toc.yml").exists() and (parent / "src" / "reprolib").exists():
+            return parent
+    return None
+
+
+def git_commit() -> str:
+    """The checkout's commit hash (``+dirty`` if it has uncommitted changes), or ``"unknown"``."""
+    root = repo_root()
+    if root is None:
+        return "unknown"
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10
+        )
+        if head.returncode != 0:
+            return "unknown"
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", "src"],
+            cwd=root, capture_output=True, text=True, timeout=10,
+        )
+        return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
