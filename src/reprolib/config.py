@@ -116,3 +116,19 @@ def git_commit() -> str:
         return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
+
+
+def code_version() -> str:
+    """A short hash of reprolib's own source files.
+
+    Trained-model caches include it in their keys, so a change of the package's code never serves a
+    model trained by older code.
+    """
+    import hashlib
+
+    h = hashlib.sha256()
+    package = Path(__file__).resolve().parent
+    for path in sorted(package.rglob("*.py")):
+        h.update(path.relative_to(package).as_posix().encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:12]

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Build the book: set up .venv, execute every chapter in the default profile (fast on a CPU, full on a
+# GPU; override with REPROLIB_PROFILE), build the HTML and print one summary line per chapter.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export PATH="$PWD/.venv/bin:$PATH" MPLBACKEND=Agg REPROLIB_QUIET=1
+profile=$(python -c "from reprolib.config import get_profile; print(get_profile())")
+export REPROLIB_PROFILE=$profile
+# The execution cache is keyed on notebook code; clear it when reprolib's source changes.
+src_hash=$(find src/reprolib -name '*.py' -print0 | sort -z | xargs -0 cat | sha256sum | cut -c1-16)
+mkdir -p _build
+if [ "$(cat _build/.reprolib-src-hash 2>/dev/null)" != "$src_hash:$profile" ]; then
+  rm -rf _build/.jupyter_cache
+  echo "$src_hash:$profile" > _build/.reprolib-src-hash
+fi
+echo "[book] executing chapters in the '$profile' profile and building the HTML"
+start=$(date +%s)
+jupyter-book build . --builder html
+echo
+echo "[book] built in $(( $(date +%s) - start )) s: $PWD/_build/html/index.html"
+python -m reprolib summary --profile "$profile"
