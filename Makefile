@@ -12,7 +12,7 @@ setup:       ## create .venv and install reprolib with the book and test extras
 
 notebooks:   ## re-execute the chapter notebooks in the smoke profile and commit-ready outputs
 	bash scripts/setup.sh
-	PATH="$(CURDIR)/.venv/bin:$$PATH" MPLBACKEND=Agg REPROLIB_QUIET=1 REPROLIB_PROFILE=smoke \
+	PATH="$(CURDIR)/.venv/bin:$$PATH" REPROLIB_QUIET=1 REPROLIB_PROFILE=smoke \
 	  .venv/bin/python scripts/execute_notebooks.py book/*.ipynb
 
 clean:

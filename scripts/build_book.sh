@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-export PATH="$PWD/.venv/bin:$PATH" MPLBACKEND=Agg REPROLIB_QUIET=1
+export PATH="$PWD/.venv/bin:$PATH" REPROLIB_QUIET=1
 profile=$(python -c "from reprolib.config import get_profile; print(get_profile())")
 export REPROLIB_PROFILE=$profile
 # The execution cache is keyed on notebook code; clear it when reprolib's source changes.

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-export PATH="$PWD/.venv/bin:$PATH" MPLBACKEND=Agg REPROLIB_QUIET=1
+export PATH="$PWD/.venv/bin:$PATH" REPROLIB_QUIET=1
 # Trained models go to a fresh cache so every test run trains from scratch (smoke sizes).
 export REPROLIB_CACHE="${REPROLIB_TEST_CACHE:-$(mktemp -d)}"
 start=$(date +%s)

@@ -248,3 +248,18 @@ def test_verdict_table_shows_badges_and_evidence():
     assert "#1a7f37" in html and "#6e7781" in html and "A &amp; B" in html
     ft = facts_table([fact("params", 10, 10, unit="M"), fact("weights", 1152, 1150)])
     assert [r[-1] for r in ft.body] == ["yes", "NO"] and ft.body[0][1] == "10 M"
+
+
+def test_recorded_results_ignore_the_env_override(tmp_path, monkeypatch):
+    from reprolib import results as R
+
+    checkout = tmp_path / "repo"
+    (checkout / "book" / "results" / "fast").mkdir(parents=True)
+    (checkout / "book" / "results" / "fast" / "demo.json").write_text('{"chapter": "demo", "metrics": {}}')
+    monkeypatch.setattr(R, "repo_root", lambda: checkout)
+    monkeypatch.setenv("REPROLIB_RESULTS", str(tmp_path / "elsewhere"))
+    assert R.load_results("demo", "fast") is None          # the override folder is empty
+    assert R.recorded_results("demo", "fast")["chapter"] == "demo"
+    assert R.recorded_results("other", "fast") is None
+    monkeypatch.setattr(R, "repo_root", lambda: None)
+    assert R.recorded_results("demo", "fast") is None

@@ -22,6 +22,7 @@ or any other ``(Q, 2)`` set, e.g. :func:`grid_bins` for the 529-class SIGGRAPH17
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Iterable
 
 import torch
@@ -145,7 +146,9 @@ def _rgb_cube_surface(levels: int) -> torch.Tensor:
     return torch.cat(faces)
 
 
-def naive_gamut_bins(levels: int = 256, rule: str = "corners", dtype: torch.dtype = torch.float32) -> torch.Tensor:
+def naive_gamut_bins(
+    levels: int = 256, rule: str = "corners", dtype: torch.dtype = torch.float32
+) -> torch.Tensor:
     """Recompute an in-gamut bin set from sRGB, to compare with the released 313 (and see it differ).
 
     Every sRGB colour is converted to Lab and marks grid points (step 10) by ``rule``:
@@ -159,8 +162,8 @@ def naive_gamut_bins(levels: int = 256, rule: str = "corners", dtype: torch.dtyp
 
     No simple rule reproduces the 313 (reference-facts.md section 1.2), which is why :func:`ab_bins`
     ships them as data. For speed only the surface of the RGB cube is sampled (``6 * levels^2``
-    colours, about 0.5 s at 256 levels): the ab footprint of the solid cube is bounded by that of its
-    faces, and at 256 levels this gives exactly the bins of the full 256^3 cube (checked once, 20 s).
+    colours, about 0.2 s at 256 levels): in practice the ab footprint of the solid cube is that of
+    its faces; at 256 levels they mark exactly the bins of the full 256^3 cube (checked once: 20 s).
 
     Returns:
         ``(M, 2)`` bin centres, sorted a-major like :func:`ab_bins`.
@@ -178,8 +181,13 @@ def naive_gamut_bins(levels: int = 256, rule: str = "corners", dtype: torch.dtyp
         marked = torch.cat(
             [lo, hi, torch.stack([lo[:, 0], hi[:, 1]], 1), torch.stack([hi[:, 0], lo[:, 1]], 1)]
         )
-    # torch.unique sorts rows lexicographically, i.e. a-major.
-    return (torch.unique(marked.long(), dim=0) * int(AB_GRID_STEP)).to(dtype)
+    # an occupancy grid of the marked points; nonzero() lists them a-major, like ab_bins
+    marked = marked.long()
+    lo = marked.min(0).values
+    size = marked.max(0).values - lo + 1
+    occupied = torch.zeros(int(size[0]), int(size[1]), dtype=torch.bool)
+    occupied[marked[:, 0] - lo[0], marked[:, 1] - lo[1]] = True
+    return ((occupied.nonzero() + lo) * int(AB_GRID_STEP)).to(dtype)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -266,7 +274,10 @@ def _cell_candidates(bins64, x0, y0, size: float, cand, k: int):
     near = ((X0 - bx).clamp(min=0) + (bx - X1).clamp(min=0)) ** 2 + (
         (Y0 - by).clamp(min=0) + (by - Y1).clamp(min=0)
     ) ** 2
-    far = torch.maximum((bx - X0).abs(), (bx - X1).abs()) ** 2 + torch.maximum((by - Y0).abs(), (by - Y1).abs()) ** 2
+    far = (
+        torch.maximum((bx - X0).abs(), (bx - X1).abs()) ** 2
+        + torch.maximum((by - Y0).abs(), (by - Y1).abs()) ** 2
+    )
     radius = far.kthvalue(k, dim=1, keepdim=True).values
     keep = (near <= radius * (1 + 1e-9)) & (cand < bins64.shape[0])
     centre = (bx - (X0 + X1) / 2) ** 2 + (by - (Y0 + Y1) / 2) ** 2
@@ -360,9 +371,10 @@ def _knn_flat(pts: torch.Tensor, bins: torch.Tensor, k: int) -> tuple[torch.Tens
             best, row = _sq_dist(x[slow], y[slow], cand, t).topk(k, dim=0, largest=False)
             d2_out[:, start + slow], idx_out[:, start + slow] = best, cand.gather(0, row)
         far = (~inside).nonzero().squeeze(1)
-        if far.numel():  # far outside the bins: brute force over all Q bins
-            best, which = torch.cdist(torch.stack([x[far], y[far]], 1), bins).pow(2).topk(k, dim=1, largest=False)
-            d2_out[:, start + far], idx_out[:, start + far] = best.T, which.T
+        for f in far.split(4096):  # far outside the bins: brute force over all Q bins
+            d2_all = (x[f, None] - bins[:, 0]) ** 2 + (y[f, None] - bins[:, 1]) ** 2  # (f, Q)
+            best, which = d2_all.topk(k, dim=1, largest=False)
+            d2_out[:, start + f], idx_out[:, start + f] = best.T, which.T
     return d2_out, idx_out
 
 
@@ -423,9 +435,9 @@ def soft_encode_topk(
         bins: ``(Q, 2)`` bin centres, default the 313 ECCV16 bins.
 
     Returns:
-        ``(idx, weights)``, both ``(N, k, H, W)``: int64 bin indices (nearest first) and weights
-        in ab's dtype. ``-(weights * log_probs.gather(1, idx)).sum(1)`` is the soft cross-entropy
-        (Eq. 2) without building the dense ``(N, Q, H, W)`` target.
+        ``(idx, weights)``, both ``(N, k, H, W)``: int64 bin indices (in no particular order) and
+        their weights, in ab's dtype. ``-(weights * log_probs.gather(1, idx)).sum(1)`` is the soft
+        cross-entropy (Eq. 2) without building the dense ``(N, Q, H, W)`` target.
     """
     _check_ab(ab)
     sigma = _check_positive(sigma, "sigma")
@@ -457,7 +469,8 @@ def soft_encode(
 def _check_positive(value, name: str) -> float:
     if isinstance(value, torch.Tensor) and value.numel() == 1:
         value = value.item()
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if not ok or not math.isfinite(value) or value <= 0:
         raise ValueError(f"{name} must be a finite number > 0, got {value!r}.")
     return float(value)
 
@@ -542,7 +555,7 @@ def rebalance_weights(prior: torch.Tensor, lam: float = PAPER_LAMBDA) -> torch.T
     """
     if isinstance(lam, torch.Tensor) and lam.numel() == 1:
         lam = lam.item()
-    if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not 0.0 <= lam <= 1.0:
+    if isinstance(lam, bool) or not isinstance(lam, numbers.Real) or not 0.0 <= lam <= 1.0:
         raise ValueError(f"lam must be a number in [0, 1], got {lam!r}.")
     if not isinstance(prior, torch.Tensor) or prior.ndim != 1:
         shape = tuple(prior.shape) if isinstance(prior, torch.Tensor) else type(prior).__name__
@@ -611,7 +624,10 @@ def annealed_mean(
 def distribution_mean(
     logits_or_probs: torch.Tensor, bins: torch.Tensor | None = None, from_logits: bool = True
 ) -> torch.Tensor:
-    """Mean of the predicted distribution over bin centres (Eq. 5 with T = 1): ``(N, Q, H, W)`` -> ``(N, 2, H, W)``."""
+    """Mean of the predicted distribution over bin centres (Eq. 5 with T = 1).
+
+    ``(N, Q, H, W)`` -> ``(N, 2, H, W)``; desaturated where the distribution is multimodal.
+    """
     return annealed_mean(logits_or_probs, T=1.0, bins=bins, from_logits=from_logits)
 
 

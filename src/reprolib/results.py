@@ -530,6 +530,18 @@ def load_results(
         raise ValueError(f"{path} is not valid JSON ({e}); rerun `python -m reprolib reproduce {chapter}`") from e
 
 
+def recorded_results(chapter: str, profile: str) -> dict[str, Any] | None:
+    """The *committed* results file of ``profile`` (``<checkout>/book/results/<profile>/<chapter>.json``).
+
+    Unlike :func:`load_results` this ignores ``REPROLIB_RESULTS``: a notebook compares "this run" with
+    what the book recorded. None when there is no checkout or no such file.
+    """
+    root = repo_root()
+    if root is None:
+        return None
+    return load_results(chapter, profile, directory=root / "book" / "results" / profile)
+
+
 def _claim_list(results: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None) -> list[Mapping[str, Any]]:
     if results is None:
         return []

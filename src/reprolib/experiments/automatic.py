@@ -105,8 +105,9 @@ def classification_loss(logits: torch.Tensor, ab: torch.Tensor, weights: torch.T
     """
     step = ab.shape[-1] // logits.shape[-1]
     target_ab = ab[:, :, ::step, ::step]
-    z = quantize.soft_encode(target_ab, k=SOFT_K, sigma=SOFT_SIGMA)
-    ce = -(z * F.log_softmax(logits.float(), dim=1)).sum(dim=1)
+    # Sparse soft targets: the k nearest bins and their weights; no dense (N, Q, h, w) target is built.
+    idx, z = quantize.soft_encode_topk(target_ab, k=SOFT_K, sigma=SOFT_SIGMA)
+    ce = -(z * F.log_softmax(logits.float(), dim=1).gather(1, idx)).sum(dim=1)
     if weights is not None:
         ce = ce * weights[quantize.encode_nearest(target_ab)]
     return ce.mean()
@@ -205,7 +206,7 @@ def prepare(profile: str | None = None, seed: int = 0, device=None) -> ChapterRu
     device = get_device(device, quiet=True)
     train_set, test_set = make_datasets(profile, seed)
     prior = compute_prior(train_set, s["prior_images"])
-    weights = quantize.rebalance_weights(prior, lam=LAMBDA)
+    weights = quantize.rebalance_weights(prior, lam=LAMBDA).float()
     return ChapterRun(profile, seed, s, device, train_set, test_set, prior, weights)
 
 
