@@ -205,7 +205,7 @@ def _check_ab(ab, name: str = "ab") -> None:
             f"{name} must have shape (N, 2, H, W) or (2, H, W) (unnormalised ab, channel axis -3), "
             f"got {tuple(ab.shape)}."
         )
-    if ab.numel() and not torch.isfinite(ab).all():
+    if ab.numel() and not torch.isfinite(torch.stack(ab.aminmax())).all():  # one pass; NaN propagates
         raise ValueError(f"{name} contains NaN or inf values.")
 
 
@@ -235,147 +235,236 @@ def _check_scores(z, Q: int, name: str) -> None:
 
 
 # --------------------------------------------------------------------------------------------------
-# k nearest bins, vectorised with lookup tables
+# k nearest bins, exactly, with a lookup table
 # --------------------------------------------------------------------------------------------------
 #
-# Brute force compares every pixel with all Q bins and partially sorts Q distances per pixel
-# (torch.topk over 313 columns), which is slow on a CPU. The bins are fixed, so we precompute, for
-# small square cells of the ab plane, which bins can be among the k nearest of a point in the cell:
-# if R is the k-th smallest *farthest* distance from the cell to a bin, every point of the cell has
-# k bins within R, so only bins whose *nearest* distance to the cell is <= R qualify.
+# Brute force compares every pixel with all Q bins and partially sorts Q distances per pixel, which
+# is slow on a CPU. The bins are fixed, so once per (bins, k) we cut the ab plane into square cells
+# of side s = 1 and store, per cell, the few bins that can be among the k nearest of a point in it:
 #
-# * fine table, 0.5 x 0.5 cells: almost every cell has at most k + 2 candidates. Per pixel we compute
-#   those k + 2 distances and push the 2 farthest to the end with 2 bubble-sort passes (elementwise
-#   min/max over pixels, no per-pixel sort); the first k rows are the answer.
-# * the few pixels whose fine cell has more candidates use the coarse table (2.5 x 2.5 cells, all
-#   candidates, 12-20 of them) and torch.topk; points more than 10 ab units outside the bins'
-#   bounding box use brute force.
+# 1. pre-selection: if R is the k-th smallest *farthest* distance from the cell to a bin, every point
+#    of the cell has k bins within R, so only bins whose *nearest* distance to the cell is <= R
+#    qualify (first for 16 x 16 blocks of cells over all Q bins, then per cell among its block's);
+# 2. dominance: d(x, c)^2 - d(x, b)^2 is affine in x, so its extremes over a cell are at the
+#    centre +- s * L1(c - b). A bin b that k others are at least as close as everywhere in the cell
+#    is never needed and is dropped (ties broken by index). For the 313 bins this leaves k or k + 1
+#    candidates in ~99% of cells ("ties aside" exact: a dropped bin can only tie a kept one);
+# 3. a kept bin that at most k - 1 others are ever at least as close as is *certain* (in the k
+#    nearest everywhere in the cell); the others are *contested*. Rows are stored certain first.
 #
-# The result is exact (ties broken arbitrarily) for any bin set and any device. The tables are
-# built once per (bins, k, device, dtype) in about 0.5 s and cached.
+# Per pixel: one row of k + 1 candidates (padded with a far-away sentinel bin, index Q), k + 1
+# squared distances, and "drop the farthest" among the last _WINDOW rows only (the contested ones;
+# a certain bin is never the farthest of the k + 1): an amax, a running "seen" mask and a shift, all
+# elementwise over pixels. Cells with more candidates or more contested ones (about 1% of cells)
+# use torch.topk over their full list; points outside the table (the bins' bounding box plus
+# _MARGIN) use brute force. Cell indices are exact: s is a power of two, so floor(x / s) is the
+# cell of x with no rounding. Tables are built once per (bins, k) in a fraction of a second and
+# cached (keyed by the bins' bytes, so explicitly passed bins are cached too).
 
-_FINE, _COARSE = 0.5, 2.5  # cell sizes in ab units (a coarse cell is 5 x 5 fine cells)
-_EXTRA = 2  # candidates kept beyond k in the fine table
-_MARGIN = 10.0  # the tables cover the bins' bounding box plus this margin
-_FAR = 1.0e4  # coordinate of the padding "bin", index Q (never among the k nearest)
+_CELL = 1.0  # cell side in ab units (a power of two); doubled while the table has > _MAX_CELLS cells
+_MAX_CELLS = 1 << 18
+_BLOCK = 16  # cells per side of a pre-selection block
+_MARGIN = 10.0  # the table covers the bins' bounding box plus this margin (ab units)
+_WINDOW = 4  # contested candidates handled per cell on the fast path
+_MAX_K = 32  # above this k, brute force (the table would hold k + 1 candidates per cell)
 _CHUNK = 1 << 18  # pixels per chunk: bounds the working memory
-_TABLE_CACHE: dict = {}  # (bins bytes, k, device, dtype) -> tables; a few entries at most
+_TABLE_CACHE: dict = {}  # (bins bytes, k) -> CPU table; (bins bytes, k, device, dtype) -> its copy
 
 
-def _cell_candidates(bins64, x0, y0, size: float, cand, k: int):
-    """Candidate bins of the cells with lower-left corners ``(x0, y0)`` (C,), among ``cand``
-    (C, M) bin indices (index Q = padding). Returns (candidates sorted by distance from the cell
-    centre, padding last, (C, M); number of real candidates per cell, (C,))."""
-    eps = 1e-3  # inflate cells a little so float rounding of floor() at cell edges is harmless
-    X0, Y0 = (x0 - eps)[:, None], (y0 - eps)[:, None]
-    X1, Y1 = X0 + size + 2 * eps, Y0 + size + 2 * eps
-    padded = torch.cat([bins64, torch.full((1, 2), _FAR, dtype=torch.float64)])
-    bx, by = padded[cand, 0], padded[cand, 1]
-    near = ((X0 - bx).clamp(min=0) + (bx - X1).clamp(min=0)) ** 2 + (
-        (Y0 - by).clamp(min=0) + (by - Y1).clamp(min=0)
-    ) ** 2
-    far = (
-        torch.maximum((bx - X0).abs(), (bx - X1).abs()) ** 2
-        + torch.maximum((by - Y0).abs(), (by - Y1).abs()) ** 2
-    )
-    radius = far.kthvalue(k, dim=1, keepdim=True).values
-    keep = (near <= radius * (1 + 1e-9)) & (cand < bins64.shape[0])
-    centre = (bx - (X0 + X1) / 2) ** 2 + (by - (Y0 + Y1) / 2) ** 2
-    order = torch.where(keep, centre, torch.inf).argsort(dim=1, stable=True)
-    kept = torch.gather(keep, 1, order)
-    return torch.where(kept, torch.gather(cand, 1, order), bins64.shape[0]), kept.sum(1)
+def _square_d2(x0, y0, size: float, ba, bb):
+    """Smallest and largest squared distance between squares ``[x0, x0 + size] x [y0, y0 + size]``
+    (``x0``, ``y0``: (R, 1)) and points ``(ba, bb)``, (R, M) each."""
+    x1, y1 = x0 + size, y0 + size
+    near_a = (x0 - ba).clamp(min=0) + (ba - x1).clamp(min=0)
+    near_b = (y0 - bb).clamp(min=0) + (bb - y1).clamp(min=0)
+    far_a = torch.maximum((ba - x0).abs(), (ba - x1).abs())
+    far_b = torch.maximum((bb - y0).abs(), (bb - y1).abs())
+    return near_a**2 + near_b**2, far_a**2 + far_b**2
 
 
-def _build_tables(bins64: torch.Tensor, k: int) -> dict:
-    """Fine and coarse candidate tables for ``bins64`` (Q, 2), float64 on the CPU."""
+def _preselect(x0, y0, size: float, cand, pad, k: int):
+    """Bins among ``cand`` (R, M) (index Q = sentinel) that can be among the k nearest somewhere in
+    the squares of corner ``(x0, y0)`` (R,): (R, M') indices sorted by distance to the square's
+    centre, sentinel-padded, and the (R, M') mask of real ones."""
+    Q = pad.shape[0] - 1
+    ba, bb = pad[cand, 0], pad[cand, 1]
+    near, far = _square_d2(x0[:, None], y0[:, None], size, ba, bb)
+    keep = (near <= far.kthvalue(k, dim=1, keepdim=True).values) & (cand < Q)
+    centre = (ba - (x0[:, None] + size / 2)) ** 2 + (bb - (y0[:, None] + size / 2)) ** 2
+    order = torch.where(keep, centre, torch.inf).topk(int(keep.sum(1).max()), dim=1, largest=False).indices
+    keep = keep.gather(1, order)
+    return torch.where(keep, cand.gather(1, order), Q), keep
+
+
+def _build_table(bins64: torch.Tensor, k: int) -> dict:
+    """The candidate table of ``bins64`` (Q, 2) float64 for k neighbours (see the comment above)."""
     Q = bins64.shape[0]
-    lo = bins64.min(0).values - _MARGIN
-    ratio = round(_COARSE / _FINE)
-    n_coarse = torch.ceil((bins64.max(0).values + _MARGIN - lo) / _COARSE).long().tolist()
-    n_fine = [n * ratio for n in n_coarse]
+    lo0, hi0 = bins64.min(0).values - _MARGIN, bins64.max(0).values + _MARGIN
+    s = _CELL
+    while True:  # cells of side s, blocks of side S = _BLOCK * s, aligned on multiples of S
+        S = s * _BLOCK
+        lo, hi = torch.floor(lo0 / S) * S, torch.ceil(hi0 / S) * S
+        nb0, nb1 = ((hi - lo) / S).round().long().tolist()
+        if nb0 * nb1 * _BLOCK**2 <= _MAX_CELLS:
+            break
+        s *= 2
+    n0, n1 = nb0 * _BLOCK, nb1 * _BLOCK
+    sentinel = 4.0 * float(torch.cat([lo.abs(), hi.abs()]).max()) + 1.0  # farther than any bin
+    pad = torch.cat([bins64, torch.full((1, 2), sentinel, dtype=torch.float64)])
 
-    def corners(n, size):
-        i, j = torch.meshgrid(torch.arange(n[0]), torch.arange(n[1]), indexing="ij")
-        return i.reshape(-1), j.reshape(-1), lo[0] + size * i.reshape(-1), lo[1] + size * j.reshape(-1)
+    bi, bj = (v.reshape(-1) for v in torch.meshgrid(torch.arange(nb0), torch.arange(nb1), indexing="ij"))
+    block_cand, _ = _preselect(lo[0] + S * bi, lo[1] + S * bj, S, torch.arange(Q).expand(bi.numel(), Q), pad, k)
 
-    ci, cj, cx, cy = corners(n_coarse, _COARSE)
-    coarse, count = _cell_candidates(bins64, cx, cy, _COARSE, torch.arange(Q).expand(ci.shape[0], Q), k)
-    coarse = coarse[:, : int(count.max())]
-    # a fine cell lies inside one coarse cell, so its candidates are among that cell's
-    fi, fj, fx, fy = corners(n_fine, _FINE)
-    parent = (fi // ratio) * n_coarse[1] + fj // ratio
-    fine, count = _cell_candidates(bins64, fx, fy, _FINE, coarse[parent], k)
-    L = min(k + _EXTRA, fine.shape[1])
-    small = torch.int16 if Q < 2**15 else torch.long
+    ncells = n0 * n1
+    lists, kept_n, contested_n = [], [], []
+    step = max(1, (1 << 22) // block_cand.shape[1] ** 2)
+    for start in range(0, ncells, step):
+        c = torch.arange(start, min(start + step, ncells))
+        i, j = c // n1, c % n1
+        x0, y0 = lo[0] + s * i, lo[1] + s * j
+        cand, real = _preselect(x0, y0, s, block_cand[(i // _BLOCK) * nb1 + j // _BLOCK], pad, k)
+        # g[r, c, b] = d(centre, c)^2 - d(centre, b)^2; over the cell it varies by +- span[r, c, b]
+        ca, cb = pad[cand, 0], pad[cand, 1]
+        d2 = (ca - (x0 + s / 2)[:, None]) ** 2 + (cb - (y0 + s / 2)[:, None]) ** 2
+        g = d2[:, :, None] - d2[:, None, :]
+        span = s * ((ca[:, :, None] - ca[:, None, :]).abs() + (cb[:, :, None] - cb[:, None, :]).abs())
+        lower = cand[:, :, None] < cand[:, None, :]
+        beats = (g + span <= 0) & ((g - span < 0) | lower) & real[:, :, None]  # c as close as b everywhere
+        kept = real & (beats.sum(1) < k)
+        other = ~torch.eye(cand.shape[1], dtype=torch.bool)
+        ever = ((g - span <= 0) & kept[:, :, None] & other).sum(1)  # kept bins ever as close as b
+        contested = kept & (ever >= k)
+        # kept certain bins first, then kept contested ones, then the rest (each by centre distance)
+        col = torch.arange(cand.shape[1])
+        key = torch.where(kept, contested.long() * cand.shape[1], 2 * cand.shape[1]) + col
+        order = key.argsort(dim=1)
+        lists.append(torch.where(kept.gather(1, order), cand.gather(1, order), Q))
+        kept_n.append(kept.sum(1))
+        contested_n.append(contested.sum(1))
+    m, contested = torch.cat(kept_n), torch.cat(contested_n)
+    width = int(m.max())
+    full = torch.cat([torch.nn.functional.pad(x[:, :width], (0, max(0, width - x.shape[1])), value=Q) for x in lists])
+    # k + 1 rows per cell, or k + 2 where many cells need them (k = 10: 5% of cells)
+    extra = 2 if (m == k + 2).sum() > 0.01 * ncells else 1
+    L = k + extra
+    window = min(_WINDOW, L)
+    fast = torch.nn.functional.pad(full, (0, max(0, L - width)), value=Q)[:, :L]
+    # the last `window` rows must hold the contested bins and the sentinels
+    overflow = (m > L) | (contested + (L - m).clamp(min=0) > window)
+    slot = torch.full((ncells,), -1, dtype=torch.long)
+    slot[overflow] = torch.arange(int(overflow.sum()))
     return {
-        "lo": lo, "ratio": ratio, "n_fine": n_fine, "n_coarse": n_coarse,
-        "fine": fine[:, :L].to(small), "overflow": count > L, "coarse": coarse,
-        "pad": torch.cat([bins64, torch.full((1, 2), _FAR, dtype=torch.float64)]),
+        "inv": 1.0 / s, "n0": n0, "n1": n1,
+        "i0": int(round(float(lo[0]) / s)), "j0": int(round(float(lo[1]) / s)),
+        "rows": fast.T.contiguous(), "extra": extra, "window": window,
+        "overflow": overflow, "any_overflow": bool(overflow.any()), "slot": slot, "wide": full[overflow],
+        "pad": pad,
     }  # fmt: skip
 
 
 def _tables(bins: torch.Tensor, k: int) -> dict:
+    """The candidate table of ``bins`` for k neighbours, on bins' device and in its dtype (cached)."""
     bins64 = bins.detach().to("cpu", torch.float64)
-    key = (bins64.numpy().tobytes(), k, bins.device, bins.dtype)
+    raw = bins64.numpy().tobytes()
+    key = (raw, k, bins.device, bins.dtype)
     if key not in _TABLE_CACHE:
-        t = _build_tables(bins64, k)
+        if (raw, k) not in _TABLE_CACHE:
+            _TABLE_CACHE[(raw, k)] = _build_table(bins64, k)
+        t = dict(_TABLE_CACHE[(raw, k)])
         dev, dt = bins.device, bins.dtype
-        if len(_TABLE_CACHE) >= 8:
+        for name in ("overflow", "slot", "wide"):
+            t[name] = t[name].to(dev)
+        t["pad_a"], t["pad_b"] = (t["pad"][:, i].to(dev, dt).contiguous() for i in (0, 1))
+        # per row of candidates, (rows, cells) tables: a then b (2L rows), the index of the first
+        # L - W (int64) and of the last W (as floats: exact)
+        rows = t.pop("rows").to(dev)
+        certain = k + t["extra"] - t["window"]
+        t["ab"] = torch.cat([t["pad_a"][rows], t["pad_b"][rows]])
+        t["idx"], t["idx_f"] = rows[:certain].contiguous(), rows[certain:].to(dt)
+        while len(_TABLE_CACHE) >= 32:  # keep a few tables: drop the oldest
             _TABLE_CACHE.pop(next(iter(_TABLE_CACHE)))
-        _TABLE_CACHE[key] = {
-            "lo": t["lo"].tolist(), "ratio": t["ratio"], "n_fine": t["n_fine"], "n_coarse": t["n_coarse"],
-            "fine": t["fine"].to(dev), "overflow": t["overflow"].to(dev), "coarse": t["coarse"].to(dev),
-            "pad_a": t["pad"][:, 0].to(dev, dt), "pad_b": t["pad"][:, 1].to(dev, dt),
-        }  # fmt: skip
+        _TABLE_CACHE[key] = t
     return _TABLE_CACHE[key]
 
 
-def _sq_dist(x, y, cand, t):
-    """Squared distances (M, p) from points ``x``, ``y`` (p,) to the bins ``cand`` (M, p)."""
-    flat = cand.reshape(-1).long()
-    a = t["pad_a"].index_select(0, flat).view(cand.shape)
-    b = t["pad_b"].index_select(0, flat).view(cand.shape)
-    return (x - a) ** 2 + (y - b) ** 2
+def _brute_knn(x, y, bins, k: int):
+    """k nearest of all bins for points ``x``, ``y`` (M,): squared distances and indices, (k, M)."""
+    d2 = torch.empty(k, x.shape[0], dtype=x.dtype, device=x.device)
+    idx = torch.empty(k, x.shape[0], dtype=torch.long, device=x.device)
+    step = max(1, (1 << 22) // bins.shape[0])
+    for s in range(0, x.shape[0], step):
+        e = min(s + step, x.shape[0])
+        d2_all = (x[s:e, None] - bins[:, 0]) ** 2 + (y[s:e, None] - bins[:, 1]) ** 2  # (m, Q)
+        best, which = d2_all.topk(k, dim=1, largest=False)
+        d2[:, s:e], idx[:, s:e] = best.T, which.T
+    return d2, idx
+
+
+def _table_knn(x, y, t: dict, k: int):
+    """k nearest bins of points ``x``, ``y`` (p,) with table ``t``: (d2, idx), each (k, p), where the
+    table has them (see ``inside``); also returns the (p,) mask ``inside`` or None for all."""
+    E, W, n0, n1, i0, j0 = t["extra"], t["window"], t["n0"], t["n1"], t["i0"], t["j0"]
+    L, p = k + E, x.shape[0]
+    if t["inv"] == 1.0:
+        fi, fj = torch.floor(x), torch.floor(y)
+    else:  # exact: 1 / s is a power of two
+        fi, fj = torch.floor(x * t["inv"]), torch.floor(y * t["inv"])
+    (xmin, xmax), (ymin, ymax) = fi.aminmax(), fj.aminmax()
+    inside = None
+    if not (xmin >= i0 and xmax < i0 + n0 and ymin >= j0 and ymax < j0 + n1):
+        inside = (fi >= i0) & (fi < i0 + n0) & (fj >= j0) & (fj < j0 + n1)
+        fi, fj = fi.clamp_(i0, i0 + n0 - 1), fj.clamp_(j0, j0 + n1 - 1)
+    flat = fi.mul_(n1).add_(fj).sub_(i0 * n1 + j0).long()  # small integers: exact in float32
+    # the candidates' squared distances (L, p) and indices (k, p): int64 for the first L - W rows
+    # (certain bins, kept as they are), floats for the last W (exact, and lerp-able below). A 2-D
+    # gather with an expanded index is one parallel op for all rows.
+    ab = torch.gather(t["ab"], 1, flat.expand(2 * L, p))
+    d2 = ab[:L].sub_(x).square_().addcmul_(ab[L:].sub_(y), ab[L:])
+    idx = torch.empty(k, p, dtype=torch.long, device=x.device)
+    torch.gather(t["idx"], 1, flat.expand(L - W, p), out=idx[: L - W])
+    win, cand = d2[L - W :], torch.gather(t["idx_f"], 1, flat.expand(W, p))
+    # E times: drop the farthest row of the window (the first one on ties) by shifting the rows after
+    # it up one. Masks are 0/1 floats and the shift is a lerp with weight 0 or 1 (exact, and much
+    # faster than torch.where on a CPU).
+    for _ in range(E):
+        seen = torch.ge(win[:-1], win.amax(0), out=torch.empty_like(win[:-1]))
+        for r in range(1, seen.shape[0]):
+            torch.maximum(seen[r], seen[r - 1], out=seen[r])
+        win, cand = torch.lerp(win[:-1], win[1:], seen), torch.lerp(cand[:-1], cand[1:], seen)
+    d2 = d2[:k]
+    d2[L - W :] = win
+    idx[L - W :] = cand
+    if t["any_overflow"]:  # cells with more candidates: topk over their full list
+        sel = t["overflow"].index_select(0, flat).nonzero().squeeze(1)
+        if sel.numel():
+            rows = t["wide"].index_select(0, t["slot"].index_select(0, flat.index_select(0, sel)))
+            M, C = rows.shape
+            d2_w = t["pad_a"].index_select(0, rows.view(-1)).view(M, C).sub_(x.index_select(0, sel)[:, None])
+            db_w = t["pad_b"].index_select(0, rows.view(-1)).view(M, C).sub_(y.index_select(0, sel)[:, None])
+            best, which = d2_w.square_().addcmul_(db_w, db_w).topk(k, dim=1, largest=False)
+            d2.index_copy_(1, sel, best.T)
+            idx.index_copy_(1, sel, rows.gather(1, which).T)
+    return d2, idx, inside
 
 
 def _knn_flat(pts: torch.Tensor, bins: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
     """k nearest bins of points ``pts`` (2, P): squared distances and indices, both (k, P), in no
     particular order."""
-    t = _tables(bins, k)
     P = pts.shape[1]
-    d2_out = torch.empty(k, P, dtype=pts.dtype, device=pts.device)
-    idx_out = torch.empty(k, P, dtype=torch.long, device=pts.device)
-    (n0, n1), ratio = t["n_fine"], t["ratio"]
+    t = _tables(bins, k) if k <= _MAX_K else None
+    if t is None or P == 0:
+        return _brute_knn(pts[0], pts[1], bins, k)
+    parts = []
     for start in range(0, P, _CHUNK):
-        stop = min(start + _CHUNK, P)
-        x, y = pts[0, start:stop], pts[1, start:stop]
-        fi = torch.floor((x - t["lo"][0]) / _FINE).long()
-        fj = torch.floor((y - t["lo"][1]) / _FINE).long()
-        inside = (fi >= 0) & (fi < n0) & (fj >= 0) & (fj < n1)
-        fi, fj = fi.clamp(0, n0 - 1), fj.clamp(0, n1 - 1)
-        flat = fi * n1 + fj
-        cand = t["fine"].index_select(0, flat).T  # (L, p), L = k + 2, padded with index Q
-        d2 = _sq_dist(x, y, cand, t)
-        # Two bubble-sort passes move the two farthest candidates to the last two rows.
-        d, c = list(d2.unbind(0)), list(cand.unbind(0))
-        for n in range(len(d) - 1, k - 1, -1):
-            for r in range(n):
-                swap = d[r + 1] < d[r]
-                d[r], d[r + 1] = torch.minimum(d[r], d[r + 1]), torch.maximum(d[r], d[r + 1])
-                c[r], c[r + 1] = torch.where(swap, c[r + 1], c[r]), torch.where(swap, c[r], c[r + 1])
-        d2_out[:, start:stop] = torch.stack(d[:k])
-        idx_out[:, start:stop] = torch.stack(c[:k])
-        slow = (t["overflow"].index_select(0, flat) | ~inside).nonzero().squeeze(1)
-        if slow.numel():  # cells with more than k + 2 candidates: all of the coarse cell's
-            cand = t["coarse"].index_select(0, (fi[slow] // ratio) * t["n_coarse"][1] + fj[slow] // ratio).T
-            best, row = _sq_dist(x[slow], y[slow], cand, t).topk(k, dim=0, largest=False)
-            d2_out[:, start + slow], idx_out[:, start + slow] = best, cand.gather(0, row)
-        far = (~inside).nonzero().squeeze(1)
-        for f in far.split(4096):  # far outside the bins: brute force over all Q bins
-            d2_all = (x[f, None] - bins[:, 0]) ** 2 + (y[f, None] - bins[:, 1]) ** 2  # (f, Q)
-            best, which = d2_all.topk(k, dim=1, largest=False)
-            d2_out[:, start + f], idx_out[:, start + f] = best.T, which.T
-    return d2_out, idx_out
+        x, y = pts[0, start : start + _CHUNK], pts[1, start : start + _CHUNK]
+        d2, idx, inside = _table_knn(x, y, t, k)
+        if inside is not None:  # outside the table: brute force
+            far = (~inside).nonzero().squeeze(1)
+            d2[:, far], idx[:, far] = _brute_knn(x.index_select(0, far), y.index_select(0, far), bins, k)
+        parts.append((d2, idx))
+    if len(parts) == 1:
+        return parts[0]
+    return torch.cat([p[0] for p in parts], 1), torch.cat([p[1] for p in parts], 1)
 
 
 def _knn(ab: torch.Tensor, bins, k: int):
@@ -442,7 +531,10 @@ def soft_encode_topk(
     _check_ab(ab)
     sigma = _check_positive(sigma, "sigma")
     d2, idx, _ = _knn(ab, bins, k)
-    weights = torch.softmax(-d2 / (2.0 * sigma**2), dim=-3)
+    # a softmax over the k bins, in place (d2 is a fresh buffer): relative to the nearest bin, so
+    # far-away points and tiny sigmas give no 0 / 0
+    weights = d2.sub_(d2.amin(dim=-3, keepdim=True)).mul_(-0.5 / sigma**2).exp_()
+    weights = weights.div_(weights.sum(dim=-3, keepdim=True))
     return idx, weights.to(ab.dtype)
 
 

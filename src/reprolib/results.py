@@ -743,6 +743,18 @@ class VerdictTable(_Table):
             )
         return super()._html_cell(i, j)
 
+    def _repr_html_(self) -> str:
+        # Three columns in HTML: the statement (with its id in small print), the verdict, the evidence.
+        cap = f"<caption>{html.escape(self.caption)}</caption>" if self.caption else ""
+        rows = "".join(
+            f'<tr><td style="width:45%">{html.escape(row[1])}<br><code style="font-size:75%">{html.escape(row[0])}</code></td>'
+            f"<td>{self._html_cell(i, 2)}</td>"
+            f'<td style="font-size:85%">{html.escape(row[3])}</td></tr>'
+            for i, row in enumerate(self.body)
+        )
+        head = "<tr><th>Claim</th><th>Verdict</th><th>Evidence</th></tr>"
+        return f'<table class="reprolib-table">{cap}<thead>{head}</thead><tbody>{rows}</tbody></table>'
+
 
 def verdict_table(claims: Mapping[str, Any] | Sequence[Mapping[str, Any]], caption: str = "") -> VerdictTable:
     """Table of id, statement, verdict and a one-line evidence summary for evaluated claims

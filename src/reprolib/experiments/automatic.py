@@ -353,8 +353,11 @@ def model_facts(width: float = 1.0, size: int = 224) -> dict:
     for head in ("classification", "regression"):
         m = ECCV16(width=width, head=head).eval()
         n = count_parameters(m, trainable_only=False)
-        feats = feature_memory(m, torch.zeros(1, 1, size, size))
-        out[head] = {"params": n, "params_mb": n * 4 / 1e6, "feats_mb": feats / 1e6}
+        x = torch.zeros(1, 1, size, size)
+        out[head] = {"params": n, "params_mb": n * 4 / 1e6,
+                     # in-place ReLU outputs share their input's memory / every layer output counted
+                     "feats_mb": feature_memory(m, x) / 1e6,
+                     "feats_mb_every_layer": feature_memory(m, x, shared_once=False) / 1e6}
     return out
 
 
