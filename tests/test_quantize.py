@@ -162,6 +162,78 @@ def test_soft_encode_other_bins_chunks_and_sparse_form(monkeypatch):
     assert torch.equal(torch.zeros_like(whole).scatter_(1, idx, w), whole)
 
 
+def _lut_test_points(n: int, seed: int) -> torch.Tensor:
+    """(n', 2) float64 ab points for the lookup-table tests: uniform over and well beyond the bins
+    (the table covers their bounding box +- 10), points on the 0.5 grid (cell corners and edges,
+    bisectors of neighbouring bins: exact ties), on the 5 grid (equidistant from 2 or 4 bins), just
+    inside and outside the table's edges, and far away."""
+    gen = torch.Generator().manual_seed(seed)
+    uniform = (torch.rand(n, 2, generator=gen, dtype=torch.float64) * 2 - 1) * 140
+    lo, hi = torch.tensor([-100.0, -120.0]), torch.tensor([110.0, 110.0])  # table edges (bins +- 10)
+    t = torch.rand(n // 4, 1, generator=gen, dtype=torch.float64)
+    eps = torch.tensor([1e-9, -1e-9, 0.0], dtype=torch.float64)[torch.randint(3, (n // 4, 2), generator=gen)]
+    edges = torch.cat([
+        torch.cat([lo[0] + eps[:, :1], lo[1] + (hi[1] - lo[1]) * t], 1),
+        torch.cat([hi[0] + eps[:, :1], lo[1] + (hi[1] - lo[1]) * t], 1),
+        torch.cat([lo[0] + (hi[0] - lo[0]) * t, lo[1] + eps[:, 1:]], 1),
+        torch.cat([lo[0] + (hi[0] - lo[0]) * t, hi[1] + eps[:, 1:]], 1),
+    ])  # fmt: skip
+    far = torch.tensor([[400.0, -500.0], [-1e4, 3.0], [0.0, 1e6]], dtype=torch.float64)
+    return torch.cat([uniform, torch.round(uniform * 2) / 2, torch.round(uniform / 5) * 5, edges, far])
+
+
+@pytest.mark.parametrize("k", [5, 10])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_lookup_table_knn_equals_brute_force(k, dtype):
+    pts = _lut_test_points(6000, seed=k).to(dtype)
+    bins = ab_bins(dtype)
+    idx, w = soft_encode_topk(pts.T.reshape(1, 2, 1, -1), k=k)
+    idx, w = idx.reshape(k, -1).T, w.reshape(k, -1).T
+    # brute force: all Q distances, written out
+    d2 = ((pts[:, None, :] - bins[None]) ** 2).sum(-1)
+    nearest = d2.sort(dim=1).values[:, :k]
+    # the same k smallest distances (a different pick is only possible among exact ties) ...
+    assert torch.equal(d2.gather(1, idx).sort(dim=1).values, nearest)
+    assert (idx.sort(1).values.diff(dim=1) > 0).all()  # ... from k distinct bins
+    # and the weights of the definition, from exact (float64) distances: up to the rounding of
+    # d^2 in `dtype` (relative eps, so far-away points get a looser bound)
+    d2_k = ((pts.double()[:, None, :] - bins.double()[idx]) ** 2).sum(-1)
+    ref = torch.exp(-(d2_k - d2_k.min(1, keepdim=True).values) / (2 * 5.0**2))
+    ref = ref / ref.sum(1, keepdim=True)
+    tol = 1e-12 + 8 * torch.finfo(dtype).eps * d2_k.max(1, keepdim=True).values / (2 * 5.0**2)
+    assert ((w.double() - ref).abs() <= tol).all()
+
+
+def test_lookup_table_other_bins_and_large_k():
+    gen = torch.Generator().manual_seed(7)
+    ab = (torch.rand(1, 2, 40, 50, generator=gen, dtype=torch.float64) * 2 - 1) * 180
+    ab[..., ::7, ::3] = torch.round(ab[..., ::7, ::3] / 5) * 5  # some exact ties
+    random_bins = torch.randn(60, 2, generator=gen, dtype=torch.float64) * 40
+    for bins, k in ((random_bins, 3), (random_bins, 7), (grid_bins(torch.float64), 10), (ab_bins(torch.float64), 40)):
+        idx, _ = soft_encode_topk(ab, k=k, bins=bins)
+        pts = ab.permute(0, 2, 3, 1).reshape(-1, 2)
+        d2 = ((pts[:, None, :] - bins[None]) ** 2).sum(-1)
+        got = d2.gather(1, idx.permute(0, 2, 3, 1).reshape(-1, k)).sort(dim=1).values
+        assert torch.equal(got, d2.sort(dim=1).values[:, :k]), (bins.shape, k)
+
+
+def test_lookup_table_cached_by_bin_values_and_brute_force_only_outside(monkeypatch):
+    builds, brute = [], []
+    build, brute_knn = quantize._build_table, quantize._brute_knn
+    monkeypatch.setattr(quantize, "_TABLE_CACHE", {})
+    monkeypatch.setattr(quantize, "_build_table", lambda *a: builds.append(1) or build(*a))
+    monkeypatch.setattr(quantize, "_brute_knn", lambda x, *a: brute.append(x.numel()) or brute_knn(x, *a))
+    bins = torch.randn(30, 2, generator=torch.Generator().manual_seed(11)) * 30
+    ab = torch.zeros(1, 2, 3, 4)
+    ab[0, :, 0, 0] = torch.tensor([500.0, 0.0])  # the one point outside the table
+    for _ in range(3):  # fresh tensors with the same values: one table
+        soft_encode_topk(ab, k=6, bins=bins.clone())
+    assert len(builds) == 1
+    assert brute == [1, 1, 1]  # brute force for the outside point only
+    soft_encode_topk(ab, k=6, bins=bins + 1.0)  # other values: a new table
+    assert len(builds) == 2
+
+
 def test_soft_encode_tiny_sigma_is_one_hot():
     ab = random_ab(2, 2, 6, 6, seed=5, scale=50)
     hard = soft_encode(ab, k=5, sigma=1e-3)

@@ -25,6 +25,7 @@ import math
 import numbers
 from collections.abc import Iterable
 
+import numpy as np
 import torch
 
 from .color import rgb_to_lab
@@ -205,7 +206,7 @@ def _check_ab(ab, name: str = "ab") -> None:
             f"{name} must have shape (N, 2, H, W) or (2, H, W) (unnormalised ab, channel axis -3), "
             f"got {tuple(ab.shape)}."
         )
-    if ab.numel() and not torch.isfinite(torch.stack(ab.aminmax())).all():  # one pass; NaN propagates
+    if ab.numel() and not all(map(math.isfinite, torch.stack(ab.aminmax()).tolist())):  # NaN propagates
         raise ValueError(f"{name} contains NaN or inf values.")
 
 
@@ -238,37 +239,40 @@ def _check_scores(z, Q: int, name: str) -> None:
 # k nearest bins, exactly, with a lookup table
 # --------------------------------------------------------------------------------------------------
 #
-# Brute force compares every pixel with all Q bins and partially sorts Q distances per pixel, which
-# is slow on a CPU. The bins are fixed, so once per (bins, k) we cut the ab plane into square cells
-# of side s = 1 and store, per cell, the few bins that can be among the k nearest of a point in it:
+# Brute force compares every pixel with all Q bins and partially sorts Q distances per pixel: slow on
+# a CPU. The bins are fixed, so once per (bins, k) we cut the ab plane into 1 x 1 cells and store, per
+# cell, the few bins that can be among the k nearest of a point in it (an exact superset):
 #
 # 1. pre-selection: if R is the k-th smallest *farthest* distance from the cell to a bin, every point
 #    of the cell has k bins within R, so only bins whose *nearest* distance to the cell is <= R
 #    qualify (first for 16 x 16 blocks of cells over all Q bins, then per cell among its block's);
-# 2. dominance: d(x, c)^2 - d(x, b)^2 is affine in x, so its extremes over a cell are at the
-#    centre +- s * L1(c - b). A bin b that k others are at least as close as everywhere in the cell
-#    is never needed and is dropped (ties broken by index). For the 313 bins this leaves k or k + 1
-#    candidates in ~99% of cells ("ties aside" exact: a dropped bin can only tie a kept one);
-# 3. a kept bin that at most k - 1 others are ever at least as close as is *certain* (in the k
-#    nearest everywhere in the cell); the others are *contested*. Rows are stored certain first.
+# 2. dominance: d(x, c)^2 - d(x, b)^2 is affine in x, so over a cell it ranges over its value at the
+#    centre +- s * L1(c - b) (s: the cell side). A bin that k others are at least as close as
+#    everywhere in the cell is never needed and is dropped (ties broken by index);
+# 3. of the m kept bins, one that at most k - 1 others are *somewhere* at least as close as is
+#    "certain": never among the m - k farthest. The others are "contested".
 #
-# Per pixel: one row of k + 1 candidates (padded with a far-away sentinel bin, index Q), k + 1
-# squared distances, and "drop the farthest" among the last _WINDOW rows only (the contested ones;
-# a certain bin is never the farthest of the k + 1): an amax, a running "seen" mask and a shift, all
-# elementwise over pixels. Cells with more candidates or more contested ones (about 1% of cells)
-# use torch.topk over their full list; points outside the table (the bins' bounding box plus
-# _MARGIN) use brute force. Cell indices are exact: s is a power of two, so floor(x / s) is the
-# cell of x with no rounding. Tables are built once per (bins, k) in a fraction of a second and
-# cached (keyed by the bins' bytes, so explicitly passed bins are cached too).
+# For the 313 bins, m is k or k + 1 in most cells (k = 10: k + 2 in 5%). A table row holds
+# L = k + E candidates (E = 1, or 2 where needed), certain ones first, then the contested ones, then
+# sentinels (index Q, a bin far away). Per pixel: gather its cell's row, L squared distances, and
+# E times "drop the farthest of the last W rows" (amax, a running "seen" mask and a shift with lerp):
+# a handful of elementwise ops over all pixels, no sort. Cells with more than L candidates, or more
+# contested ones than the window holds, are cut into 4 x 4 sub-cells (fewer of both); the few
+# sub-cells that still do not fit (they contain points equidistant from many bins) use torch.topk
+# over their list, and points outside the table (the bins' bounding box + _MARGIN) brute force.
+# Cell indices are exact (cell sides are powers of two, so floor(x / s) has no rounding), hence the
+# result is the brute-force one up to ties. A table takes ~0.1-0.5 s to build and is cached by the
+# bins' values (so explicitly passed bins are cached too).
 
 _CELL = 1.0  # cell side in ab units (a power of two); doubled while the table has > _MAX_CELLS cells
 _MAX_CELLS = 1 << 18
 _BLOCK = 16  # cells per side of a pre-selection block
 _MARGIN = 10.0  # the table covers the bins' bounding box plus this margin (ab units)
-_WINDOW = 4  # contested candidates handled per cell on the fast path
+_WINDOW = (3, 4)  # rows of the drop window (with 1 or 2 rows to drop): contested bins + sentinels
+_REFINE = 4  # bad cells are cut into _REFINE x _REFINE sub-cells (a power of two)
 _MAX_K = 32  # above this k, brute force (the table would hold k + 1 candidates per cell)
 _CHUNK = 1 << 18  # pixels per chunk: bounds the working memory
-_TABLE_CACHE: dict = {}  # (bins bytes, k) -> CPU table; (bins bytes, k, device, dtype) -> its copy
+_TABLE_CACHE: dict = {}  # (bins bytes, k) -> table; (bins bytes, k, device, dtype) -> its copy
 
 
 def _square_d2(x0, y0, size: float, ba, bb):
@@ -296,6 +300,34 @@ def _preselect(x0, y0, size: float, cand, pad, k: int):
     return torch.where(keep, cand.gather(1, order), Q), keep
 
 
+def _cell_lists(x0, y0, size: float, cand, pad, k: int):
+    """Candidate lists of the squares of side ``size`` and corner ``(x0, y0)`` (R,), from supersets
+    ``cand`` (R, M) (index Q = sentinel). Returns the (R, M') lists (certain bins, then contested
+    ones, then sentinels; each group by distance to the square's centre), the number of kept bins m
+    (R,) and of contested ones (R,)."""
+    Q = pad.shape[0] - 1
+    cand, real = _preselect(x0, y0, size, cand, pad, k)
+    # g[r, c, b] = d(centre, c)^2 - d(centre, b)^2; over the square it varies by +- span[r, c, b]
+    ca, cb = pad[cand, 0], pad[cand, 1]
+    d2 = (ca - (x0 + size / 2)[:, None]) ** 2 + (cb - (y0 + size / 2)[:, None]) ** 2
+    g = d2[:, :, None] - d2[:, None, :]
+    span = size * ((ca[:, :, None] - ca[:, None, :]).abs() + (cb[:, :, None] - cb[:, None, :]).abs())
+    lower = cand[:, :, None] < cand[:, None, :]
+    beats = (g + span <= 0) & ((g - span < 0) | lower) & real[:, :, None]  # c as close as b everywhere
+    kept = real & (beats.sum(1) < k)
+    other = ~torch.eye(cand.shape[1], dtype=torch.bool)
+    ever = ((g - span <= 0) & kept[:, :, None] & other).sum(1)  # kept bins somewhere as close as b
+    contested = kept & (ever >= k)
+    M = cand.shape[1]
+    order = (torch.where(kept, contested.long() * M, 2 * M) + torch.arange(M)).argsort(dim=1)
+    lists = torch.where(kept.gather(1, order), cand.gather(1, order), Q)
+    return lists, kept.sum(1), contested.sum(1)
+
+
+def _pad_to(x: torch.Tensor, width: int, value: int) -> torch.Tensor:
+    return torch.nn.functional.pad(x[:, :width], (0, max(0, width - x.shape[1])), value=value)
+
+
 def _build_table(bins64: torch.Tensor, k: int) -> dict:
     """The candidate table of ``bins64`` (Q, 2) float64 for k neighbours (see the comment above)."""
     Q = bins64.shape[0]
@@ -313,52 +345,55 @@ def _build_table(bins64: torch.Tensor, k: int) -> dict:
     pad = torch.cat([bins64, torch.full((1, 2), sentinel, dtype=torch.float64)])
 
     bi, bj = (v.reshape(-1) for v in torch.meshgrid(torch.arange(nb0), torch.arange(nb1), indexing="ij"))
-    block_cand, _ = _preselect(lo[0] + S * bi, lo[1] + S * bj, S, torch.arange(Q).expand(bi.numel(), Q), pad, k)
+    blocks, _ = _preselect(lo[0] + S * bi, lo[1] + S * bj, S, torch.arange(Q).expand(bi.numel(), Q), pad, k)
+
+    def lists_of(x0, y0, size, parents):  # _cell_lists in chunks of cells (bounded memory)
+        if x0.numel() == 0:
+            return parents[:, :0], parents.new_zeros(0), parents.new_zeros(0)
+        step = max(1, (1 << 20) // parents.shape[1] ** 2)
+        out = [_cell_lists(x0[i : i + step], y0[i : i + step], size, parents[i : i + step], pad, k)
+               for i in range(0, x0.shape[0], step)]  # fmt: skip
+        width = max(int(o[1].max()) for o in out)
+        return tuple(torch.cat(z) for z in zip(*[(_pad_to(a, width, Q), b, c) for a, b, c in out]))
 
     ncells = n0 * n1
-    lists, kept_n, contested_n = [], [], []
-    step = max(1, (1 << 22) // block_cand.shape[1] ** 2)
-    for start in range(0, ncells, step):
-        c = torch.arange(start, min(start + step, ncells))
-        i, j = c // n1, c % n1
-        x0, y0 = lo[0] + s * i, lo[1] + s * j
-        cand, real = _preselect(x0, y0, s, block_cand[(i // _BLOCK) * nb1 + j // _BLOCK], pad, k)
-        # g[r, c, b] = d(centre, c)^2 - d(centre, b)^2; over the cell it varies by +- span[r, c, b]
-        ca, cb = pad[cand, 0], pad[cand, 1]
-        d2 = (ca - (x0 + s / 2)[:, None]) ** 2 + (cb - (y0 + s / 2)[:, None]) ** 2
-        g = d2[:, :, None] - d2[:, None, :]
-        span = s * ((ca[:, :, None] - ca[:, None, :]).abs() + (cb[:, :, None] - cb[:, None, :]).abs())
-        lower = cand[:, :, None] < cand[:, None, :]
-        beats = (g + span <= 0) & ((g - span < 0) | lower) & real[:, :, None]  # c as close as b everywhere
-        kept = real & (beats.sum(1) < k)
-        other = ~torch.eye(cand.shape[1], dtype=torch.bool)
-        ever = ((g - span <= 0) & kept[:, :, None] & other).sum(1)  # kept bins ever as close as b
-        contested = kept & (ever >= k)
-        # kept certain bins first, then kept contested ones, then the rest (each by centre distance)
-        col = torch.arange(cand.shape[1])
-        key = torch.where(kept, contested.long() * cand.shape[1], 2 * cand.shape[1]) + col
-        order = key.argsort(dim=1)
-        lists.append(torch.where(kept.gather(1, order), cand.gather(1, order), Q))
-        kept_n.append(kept.sum(1))
-        contested_n.append(contested.sum(1))
-    m, contested = torch.cat(kept_n), torch.cat(contested_n)
-    width = int(m.max())
-    full = torch.cat([torch.nn.functional.pad(x[:, :width], (0, max(0, width - x.shape[1])), value=Q) for x in lists])
+    c = torch.arange(ncells)
+    i, j = c // n1, c % n1
+    lists, m, contested = lists_of(lo[0] + s * i, lo[1] + s * j, s, blocks[(i // _BLOCK) * nb1 + j // _BLOCK])
     # k + 1 rows per cell, or k + 2 where many cells need them (k = 10: 5% of cells)
     extra = 2 if (m == k + 2).sum() > 0.01 * ncells else 1
     L = k + extra
-    window = min(_WINDOW, L)
-    fast = torch.nn.functional.pad(full, (0, max(0, L - width)), value=Q)[:, :L]
-    # the last `window` rows must hold the contested bins and the sentinels
-    overflow = (m > L) | (contested + (L - m).clamp(min=0) > window)
-    slot = torch.full((ncells,), -1, dtype=torch.long)
-    slot[overflow] = torch.arange(int(overflow.sum()))
+    window = min(_WINDOW[extra - 1], L)
+
+    def bad(m, contested):  # the last `window` of L rows must hold the contested bins and sentinels
+        return (m > L) | (contested + (L - m).clamp(min=0) > window)
+
+    # refine the bad cells into R x R sub-cells (their lists are supersets for the sub-cells)
+    R = _REFINE
+    coarse = bad(m, contested).nonzero().squeeze(1)
+    u, v = (z.reshape(-1) for z in torch.meshgrid(torch.arange(R), torch.arange(R), indexing="ij"))
+    parent = coarse.repeat_interleave(R * R)
+    su, sv = u.repeat(coarse.numel()), v.repeat(coarse.numel())
+    x0, y0 = lo[0] + s * (parent // n1) + s / R * su, lo[1] + s * (parent % n1) + s / R * sv
+    sub_lists, sub_m, sub_contested = lists_of(x0, y0, s / R, lists[parent])
+    # a fine grid of R x R sub-cells per cell maps to the table's rows: the cell's own or its sub-cell's
+    fi, fj = (z.reshape(-1) for z in torch.meshgrid(torch.arange(n0 * R), torch.arange(n1 * R), indexing="ij"))
+    cellmap = ((fi // R) * n1 + fj // R).reshape(n0 * R, n1 * R)
+    cellmap[(parent // n1) * R + su, (parent % n1) * R + sv] = ncells + torch.arange(parent.numel())
+    width = max(lists.shape[1], sub_lists.shape[1])
+    rows = torch.cat([_pad_to(lists, width, Q), _pad_to(sub_lists, width, Q)])
+    overflow = bad(torch.cat([m, sub_m]), torch.cat([contested, sub_contested]))
+    overflow[coarse] = False  # refined cells' own rows are never used
+    # the rows that still overflow go last (row >= n_good): one comparison finds their pixels
+    order = torch.argsort(overflow.to(torch.int8), stable=True)
+    rank = torch.empty_like(order)
+    rank[order] = torch.arange(order.numel())
+    rows, n_good = rows[order], int((~overflow).sum())
     return {
-        "inv": 1.0 / s, "n0": n0, "n1": n1,
-        "i0": int(round(float(lo[0]) / s)), "j0": int(round(float(lo[1]) / s)),
-        "rows": fast.T.contiguous(), "extra": extra, "window": window,
-        "overflow": overflow, "any_overflow": bool(overflow.any()), "slot": slot, "wide": full[overflow],
-        "pad": pad,
+        "inv": R / s, "n0": n0 * R, "n1": n1 * R,
+        "i0": int(round(float(lo[0]) * R / s)), "j0": int(round(float(lo[1]) * R / s)),
+        "cellmap": rank[cellmap.reshape(-1)], "rows": _pad_to(rows, L, Q).T.contiguous(),
+        "extra": extra, "window": window, "n_good": n_good, "wide": rows[n_good:], "pad": pad,
     }  # fmt: skip
 
 
@@ -372,7 +407,7 @@ def _tables(bins: torch.Tensor, k: int) -> dict:
             _TABLE_CACHE[(raw, k)] = _build_table(bins64, k)
         t = dict(_TABLE_CACHE[(raw, k)])
         dev, dt = bins.device, bins.dtype
-        for name in ("overflow", "slot", "wide"):
+        for name in ("wide", "cellmap"):
             t[name] = t[name].to(dev)
         t["pad_a"], t["pad_b"] = (t["pad"][:, i].to(dev, dt).contiguous() for i in (0, 1))
         # per row of candidates, (rows, cells) tables: a then b (2L rows), the index of the first
@@ -381,7 +416,7 @@ def _tables(bins: torch.Tensor, k: int) -> dict:
         certain = k + t["extra"] - t["window"]
         t["ab"] = torch.cat([t["pad_a"][rows], t["pad_b"][rows]])
         t["idx"], t["idx_f"] = rows[:certain].contiguous(), rows[certain:].to(dt)
-        while len(_TABLE_CACHE) >= 32:  # keep a few tables: drop the oldest
+        while len(_TABLE_CACHE) >= 16:  # keep a few tables (~25 MB each for k = 10): drop the oldest
             _TABLE_CACHE.pop(next(iter(_TABLE_CACHE)))
         _TABLE_CACHE[key] = t
     return _TABLE_CACHE[key]
@@ -400,9 +435,17 @@ def _brute_knn(x, y, bins, k: int):
     return d2, idx
 
 
-def _table_knn(x, y, t: dict, k: int):
-    """k nearest bins of points ``x``, ``y`` (p,) with table ``t``: (d2, idx), each (k, p), where the
-    table has them (see ``inside``); also returns the (p,) mask ``inside`` or None for all."""
+def _soft_weights(d2: torch.Tensor, sigma: float, out: torch.Tensor) -> None:
+    """Gaussian weights exp(-d2 / (2 sigma^2)) of squared distances ``d2`` (k, p), normalised over
+    k, into ``out`` (d2 is overwritten). A softmax, relative to the nearest bin, so far-away points
+    and tiny sigmas give no 0 / 0; computed as 2^(...) (exp2 is twice as fast as exp on a CPU)."""
+    d2.sub_(d2.amin(0, keepdim=True)).mul_(-0.5 / sigma**2 / math.log(2)).exp2_()
+    torch.div(d2, d2.sum(0, keepdim=True), out=out)
+
+
+def _table_knn(x, y, t: dict, k: int, bins, idx, out, sigma):
+    """k nearest bins of points ``x``, ``y`` (p,) with table ``t``: their indices into ``idx`` (k, p)
+    and, into ``out`` (k, p), their squared distances (``sigma`` None) or Gaussian weights."""
     E, W, n0, n1, i0, j0 = t["extra"], t["window"], t["n0"], t["n1"], t["i0"], t["j0"]
     L, p = k + E, x.shape[0]
     if t["inv"] == 1.0:
@@ -415,14 +458,14 @@ def _table_knn(x, y, t: dict, k: int):
         inside = (fi >= i0) & (fi < i0 + n0) & (fj >= j0) & (fj < j0 + n1)
         fi, fj = fi.clamp_(i0, i0 + n0 - 1), fj.clamp_(j0, j0 + n1 - 1)
     flat = fi.mul_(n1).add_(fj).sub_(i0 * n1 + j0).long()  # small integers: exact in float32
+    row = t["cellmap"].index_select(0, flat)  # the table row of the (sub-)cell
     # the candidates' squared distances (L, p) and indices (k, p): int64 for the first L - W rows
     # (certain bins, kept as they are), floats for the last W (exact, and lerp-able below). A 2-D
     # gather with an expanded index is one parallel op for all rows.
-    ab = torch.gather(t["ab"], 1, flat.expand(2 * L, p))
-    d2 = ab[:L].sub_(x).square_().addcmul_(ab[L:].sub_(y), ab[L:])
-    idx = torch.empty(k, p, dtype=torch.long, device=x.device)
-    torch.gather(t["idx"], 1, flat.expand(L - W, p), out=idx[: L - W])
-    win, cand = d2[L - W :], torch.gather(t["idx_f"], 1, flat.expand(W, p))
+    coords = torch.gather(t["ab"], 1, row.expand(2 * L, p))  # a then b of the L candidates
+    d2 = coords[:L].sub_(x).square_().addcmul_(coords[L:].sub_(y), coords[L:])
+    torch.gather(t["idx"], 1, row.expand(L - W, p), out=idx[: L - W])
+    win, cand = d2[L - W :], torch.gather(t["idx_f"], 1, row.expand(W, p))
     # E times: drop the farthest row of the window (the first one on ties) by shifting the rows after
     # it up one. Masks are 0/1 floats and the shift is a lerp with weight 0 or 1 (exact, and much
     # faster than torch.where on a CPU).
@@ -432,56 +475,69 @@ def _table_knn(x, y, t: dict, k: int):
             torch.maximum(seen[r], seen[r - 1], out=seen[r])
         win, cand = torch.lerp(win[:-1], win[1:], seen), torch.lerp(cand[:-1], cand[1:], seen)
     d2 = d2[:k]
-    d2[L - W :] = win
-    idx[L - W :] = cand
-    if t["any_overflow"]:  # cells with more candidates: topk over their full list
-        sel = t["overflow"].index_select(0, flat).nonzero().squeeze(1)
+    d2[L - W :], idx[L - W :] = win, cand
+    n_good = t["n_good"]
+    if t["wide"].shape[0] and int(row.max()) >= n_good:  # cells that overflow: topk over their list
+        sel = (row >= n_good).nonzero().squeeze(1)
         if sel.numel():
-            rows = t["wide"].index_select(0, t["slot"].index_select(0, flat.index_select(0, sel)))
+            rows = t["wide"].index_select(0, row.index_select(0, sel) - n_good)
             M, C = rows.shape
             d2_w = t["pad_a"].index_select(0, rows.view(-1)).view(M, C).sub_(x.index_select(0, sel)[:, None])
             db_w = t["pad_b"].index_select(0, rows.view(-1)).view(M, C).sub_(y.index_select(0, sel)[:, None])
             best, which = d2_w.square_().addcmul_(db_w, db_w).topk(k, dim=1, largest=False)
             d2.index_copy_(1, sel, best.T)
             idx.index_copy_(1, sel, rows.gather(1, which).T)
-    return d2, idx, inside
+    if inside is not None:  # outside the table: brute force
+        far = (~inside).nonzero().squeeze(1)
+        d2_f, idx_f = _brute_knn(x.index_select(0, far), y.index_select(0, far), bins, k)
+        d2.index_copy_(1, far, d2_f)
+        idx.index_copy_(1, far, idx_f)
+    if sigma is None:
+        out.copy_(d2)
+    else:
+        _soft_weights(d2, sigma, out)
 
 
-def _knn_flat(pts: torch.Tensor, bins: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """k nearest bins of points ``pts`` (2, P): squared distances and indices, both (k, P), in no
-    particular order."""
+def _knn_flat(pts: torch.Tensor, bins: torch.Tensor, k: int, sigma: float | None):
+    """k nearest bins of points ``pts`` (2, P), in no particular order: (values, indices), both
+    (k, P); values are squared distances, or with ``sigma`` the soft-encoding weights."""
     P = pts.shape[1]
-    t = _tables(bins, k) if k <= _MAX_K else None
-    if t is None or P == 0:
-        return _brute_knn(pts[0], pts[1], bins, k)
-    parts = []
-    for start in range(0, P, _CHUNK):
-        x, y = pts[0, start : start + _CHUNK], pts[1, start : start + _CHUNK]
-        d2, idx, inside = _table_knn(x, y, t, k)
-        if inside is not None:  # outside the table: brute force
-            far = (~inside).nonzero().squeeze(1)
-            d2[:, far], idx[:, far] = _brute_knn(x.index_select(0, far), y.index_select(0, far), bins, k)
-        parts.append((d2, idx))
-    if len(parts) == 1:
-        return parts[0]
-    return torch.cat([p[0] for p in parts], 1), torch.cat([p[1] for p in parts], 1)
+    t = _tables(bins, k) if k <= _MAX_K and bins.shape[0] < (1 << 24) else None
+    if t is None or P == 0:  # (float indices are exact below 2^24)
+        d2, idx = _brute_knn(pts[0], pts[1], bins, k)
+        if sigma is not None:
+            _soft_weights(d2, sigma, d2)
+        return d2, idx
+    out = torch.empty(k, P, dtype=pts.dtype, device=pts.device)
+    idx = torch.empty(k, P, dtype=torch.long, device=pts.device)
+    for s in range(0, P, _CHUNK):  # chunks keep the temporaries small (and in cache)
+        e = min(s + _CHUNK, P)
+        _table_knn(pts[0, s:e], pts[1, s:e], t, k, bins, idx[:, s:e], out[:, s:e], sigma)
+    return out, idx
 
 
-def _knn(ab: torch.Tensor, bins, k: int):
-    """k nearest bins of every pixel of ``ab`` (..., 2, H, W): (d2, idx), each (..., k, H, W), and Q."""
-    bins = _resolve_bins(bins, ab)
+def _knn(ab: torch.Tensor, bins, k: int, sigma: float | None = None):
+    """k nearest bins of every pixel of ``ab`` (..., 2, H, W): (values, idx), each (..., k, H, W), and
+    Q. Values are squared distances, or with ``sigma`` the soft-encoding weights."""
+    if bins is None:  # the 313 bins, cached per device and dtype (saves rebuilding them per call)
+        key = ("default bins", ab.device, _work_dtype(ab))
+        if key not in _TABLE_CACHE:
+            _TABLE_CACHE[key] = ab_bins(_work_dtype(ab), ab.device)
+        bins = _TABLE_CACHE[key]
+    else:
+        bins = _resolve_bins(bins, ab)
     Q = bins.shape[0]
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= Q:
         raise ValueError(f"k must be an integer in [1, Q={Q}], got {k!r}.")
     lead, (H, W) = ab.shape[:-3], ab.shape[-2:]
     B = math.prod(lead)
     pts = ab.detach().to(bins.dtype).reshape(B, 2, H * W).transpose(0, 1).reshape(2, -1)  # (2, P)
-    d2, idx = _knn_flat(pts, bins.detach(), k)
+    values, idx = _knn_flat(pts, bins.detach(), k, sigma)
 
     def back(v):  # (k, B*H*W) -> (..., k, H, W)
         return v.reshape(k, B, H, W).transpose(0, 1).reshape(*lead, k, H, W)
 
-    return back(d2), back(idx), Q
+    return back(values), back(idx), Q
 
 
 # --------------------------------------------------------------------------------------------------
@@ -530,11 +586,7 @@ def soft_encode_topk(
     """
     _check_ab(ab)
     sigma = _check_positive(sigma, "sigma")
-    d2, idx, _ = _knn(ab, bins, k)
-    # a softmax over the k bins, in place (d2 is a fresh buffer): relative to the nearest bin, so
-    # far-away points and tiny sigmas give no 0 / 0
-    weights = d2.sub_(d2.amin(dim=-3, keepdim=True)).mul_(-0.5 / sigma**2).exp_()
-    weights = weights.div_(weights.sum(dim=-3, keepdim=True))
+    weights, idx, _ = _knn(ab, bins, k, sigma)
     return idx, weights.to(ab.dtype)
 
 
@@ -549,8 +601,21 @@ def soft_encode(
     """
     idx, weights = soft_encode_topk(ab, k=k, sigma=sigma, bins=bins)
     Q = NUM_AB_BINS if bins is None else bins.shape[0]
-    out = torch.zeros(*ab.shape[:-3], Q, *ab.shape[-2:], dtype=ab.dtype, device=ab.device)
+    out = _zeros((*ab.shape[:-3], Q, *ab.shape[-2:]), ab.dtype, ab.device)
     return out.scatter_(-3, idx, weights)
+
+
+_NUMPY_DTYPES = {torch.float16: np.float16, torch.float32: np.float32, torch.float64: np.float64}
+
+
+def _zeros(shape: tuple[int, ...], dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """``torch.zeros``, but on the CPU from ``numpy.zeros`` (calloc): for a large array the OS hands
+    out pages that are already zero, so only the pages the scatter then writes are ever touched.
+    ``torch.zeros`` first writes every byte (157 MB for a 40 x 313 x 56 x 56 float32 target), which
+    costs more than the whole soft-encoding."""
+    if device.type == "cpu" and dtype in _NUMPY_DTYPES:
+        return torch.from_numpy(np.zeros(shape, dtype=_NUMPY_DTYPES[dtype]))
+    return torch.zeros(shape, dtype=dtype, device=device)
 
 
 # --------------------------------------------------------------------------------------------------
