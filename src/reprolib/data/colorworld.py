@@ -79,6 +79,13 @@ def _check_modes(name: str, l_range, modes, probs, mode_names) -> tuple:
     return (lo, hi), modes, probs, mode_names
 
 
+def _normalise_mixture(obj) -> None:
+    """Validate a frozen class/region's luminance range and colour mixture, storing the cleaned values."""
+    l_range, modes, probs, names = _check_modes(obj.name, obj.l_range, obj.modes, obj.probs, obj.mode_names)
+    for attr, value in (("l_range", l_range), ("modes", modes), ("probs", probs), ("mode_names", names)):
+        object.__setattr__(obj, attr, value)
+
+
 @dataclass(frozen=True)
 class ColorClass:
     """One object class of ColorWorld.
@@ -106,12 +113,7 @@ class ColorClass:
             raise ValueError(f"{self.name}: unknown shape {self.shape!r}; expected one of {SHAPES}")
         if self.texture not in TEXTURES:
             raise ValueError(f"{self.name}: unknown texture {self.texture!r}; expected one of {TEXTURES}")
-        l_range, modes, probs, names = _check_modes(self.name, self.l_range, self.modes, self.probs,
-                                                    self.mode_names)
-        object.__setattr__(self, "l_range", l_range)
-        object.__setattr__(self, "modes", modes)
-        object.__setattr__(self, "probs", probs)
-        object.__setattr__(self, "mode_names", names)
+        _normalise_mixture(self)
 
     @property
     def num_modes(self) -> int:
@@ -135,12 +137,7 @@ class BackgroundRegion:
     mode_names: tuple[str, ...] = field(default=())
 
     def __post_init__(self):
-        l_range, modes, probs, names = _check_modes(self.name, self.l_range, self.modes, self.probs,
-                                                    self.mode_names)
-        object.__setattr__(self, "l_range", l_range)
-        object.__setattr__(self, "modes", modes)
-        object.__setattr__(self, "probs", probs)
-        object.__setattr__(self, "mode_names", names)
+        _normalise_mixture(self)
 
     @property
     def num_modes(self) -> int:
