@@ -250,25 +250,25 @@ def _check_scores(z, Q: int, name: str) -> None:
 #    centre +- s * L1(c - b) (s: the cell side). A bin that k others are at least as close as
 #    everywhere in the cell is never needed and is dropped (ties broken by index);
 # 3. of the m kept bins, one that at most k - 1 others are *somewhere* at least as close as is
-#    "certain": never among the m - k farthest. The others are "contested".
+#    "certain": never the farthest of k + 1. The others are "contested".
 #
-# For the 313 bins, m is k or k + 1 in most cells (k = 10: k + 2 in 5%). A table row holds
-# L = k + E candidates (E = 1, or 2 where needed), certain ones first, then the contested ones, then
-# sentinels (index Q, a bin far away). Per pixel: gather its cell's row, L squared distances, and
-# E times "drop the farthest of the last W rows" (amax, a running "seen" mask and a shift with lerp):
-# a handful of elementwise ops over all pixels, no sort. Cells with more than L candidates, or more
-# contested ones than the window holds, are cut into 4 x 4 sub-cells (fewer of both); the few
-# sub-cells that still do not fit (they contain points equidistant from many bins) use torch.topk
-# over their list, and points outside the table (the bins' bounding box + _MARGIN) brute force.
-# Cell indices are exact (cell sides are powers of two, so floor(x / s) has no rounding), hence the
-# result is the brute-force one up to ties. A table takes ~0.1-0.5 s to build and is cached by the
-# bins' values (so explicitly passed bins are cached too).
+# For the 313 bins, m is k or k + 1 in most cells. A table row holds k + 1 candidates, certain ones
+# first, then the contested ones, then a sentinel (index Q, a bin far away) if m = k. Per pixel:
+# gather its cell's row, k + 1 squared distances, and drop the farthest of the last _WINDOW rows
+# (amax, a running "seen" mask and a shift with lerp): a few elementwise ops over all pixels, no sort.
+# Cells with more than k + 1 candidates, or more contested ones than the window holds, are cut into
+# 4 x 4 sub-cells (fewer of both); the few sub-cells that still do not fit (they contain points
+# equidistant from many bins) use torch.topk over their list, and points outside the table (the
+# bins' bounding box + _MARGIN) brute force. Cell indices are exact (cell sides are powers of two,
+# so floor(x / s) has no rounding), hence the result is the brute-force one up to ties. A table
+# takes ~0.1-0.5 s to build and is cached by the bins' values (so explicitly passed bins are cached
+# too).
 
 _CELL = 1.0  # cell side in ab units (a power of two); doubled while the table has > _MAX_CELLS cells
 _MAX_CELLS = 1 << 18
 _BLOCK = 16  # cells per side of a pre-selection block
 _MARGIN = 10.0  # the table covers the bins' bounding box plus this margin (ab units)
-_WINDOW = (3, 4)  # rows of the drop window (with 1 or 2 rows to drop): contested bins + sentinels
+_WINDOW = 3  # the farthest candidate is looked for among the last _WINDOW of a row
 _REFINE = 4  # bad cells are cut into _REFINE x _REFINE sub-cells (a power of two)
 _MAX_K = 32  # above this k, brute force (the table would hold k + 1 candidates per cell)
 _CHUNK = 1 << 18  # pixels per chunk: bounds the working memory
@@ -360,13 +360,10 @@ def _build_table(bins64: torch.Tensor, k: int) -> dict:
     c = torch.arange(ncells)
     i, j = c // n1, c % n1
     lists, m, contested = lists_of(lo[0] + s * i, lo[1] + s * j, s, blocks[(i // _BLOCK) * nb1 + j // _BLOCK])
-    # k + 1 rows per cell, or k + 2 where many cells need them (k = 10: 5% of cells)
-    extra = 2 if (m == k + 2).sum() > 0.01 * ncells else 1
-    L = k + extra
-    window = min(_WINDOW[extra - 1], L)
+    L, window = k + 1, min(_WINDOW, k + 1)
 
-    def bad(m, contested):  # the last `window` of L rows must hold the contested bins and sentinels
-        return (m > L) | (contested + (L - m).clamp(min=0) > window)
+    def bad(m, contested):  # more than L candidates, or contested ones outside the window
+        return (m > L) | (contested > window)
 
     # refine the bad cells into R x R sub-cells (their lists are supersets for the sub-cells)
     R = _REFINE
@@ -393,7 +390,7 @@ def _build_table(bins64: torch.Tensor, k: int) -> dict:
         "inv": R / s, "n0": n0 * R, "n1": n1 * R,
         "i0": int(round(float(lo[0]) * R / s)), "j0": int(round(float(lo[1]) * R / s)),
         "cellmap": rank[cellmap.reshape(-1)], "rows": _pad_to(rows, L, Q).T.contiguous(),
-        "extra": extra, "window": window, "n_good": n_good, "wide": rows[n_good:], "pad": pad,
+        "window": window, "n_good": n_good, "wide": rows[n_good:], "pad": pad,
     }  # fmt: skip
 
 
@@ -410,10 +407,10 @@ def _tables(bins: torch.Tensor, k: int) -> dict:
         for name in ("wide", "cellmap"):
             t[name] = t[name].to(dev)
         t["pad_a"], t["pad_b"] = (t["pad"][:, i].to(dev, dt).contiguous() for i in (0, 1))
-        # per row of candidates, (rows, cells) tables: a then b (2L rows), the index of the first
-        # L - W (int64) and of the last W (as floats: exact)
+        # per candidate, (candidates, rows) tables: a then b (2L), the index of the first L - W
+        # (int64) and of the last W (as floats: exact)
         rows = t.pop("rows").to(dev)
-        certain = k + t["extra"] - t["window"]
+        certain = k + 1 - t["window"]
         t["ab"] = torch.cat([t["pad_a"][rows], t["pad_b"][rows]])
         t["idx"], t["idx_f"] = rows[:certain].contiguous(), rows[certain:].to(dt)
         while len(_TABLE_CACHE) >= 16:  # keep a few tables (~25 MB each for k = 10): drop the oldest
@@ -446,8 +443,8 @@ def _soft_weights(d2: torch.Tensor, sigma: float, out: torch.Tensor) -> None:
 def _table_knn(x, y, t: dict, k: int, bins, idx, out, sigma):
     """k nearest bins of points ``x``, ``y`` (p,) with table ``t``: their indices into ``idx`` (k, p)
     and, into ``out`` (k, p), their squared distances (``sigma`` None) or Gaussian weights."""
-    E, W, n0, n1, i0, j0 = t["extra"], t["window"], t["n0"], t["n1"], t["i0"], t["j0"]
-    L, p = k + E, x.shape[0]
+    W, n0, n1, i0, j0 = t["window"], t["n0"], t["n1"], t["i0"], t["j0"]
+    L, p = k + 1, x.shape[0]
     if t["inv"] == 1.0:
         fi, fj = torch.floor(x), torch.floor(y)
     else:  # exact: 1 / s is a power of two
@@ -459,21 +456,20 @@ def _table_knn(x, y, t: dict, k: int, bins, idx, out, sigma):
         fi, fj = fi.clamp_(i0, i0 + n0 - 1), fj.clamp_(j0, j0 + n1 - 1)
     flat = fi.mul_(n1).add_(fj).sub_(i0 * n1 + j0).long()  # small integers: exact in float32
     row = t["cellmap"].index_select(0, flat)  # the table row of the (sub-)cell
-    # the candidates' squared distances (L, p) and indices (k, p): int64 for the first L - W rows
-    # (certain bins, kept as they are), floats for the last W (exact, and lerp-able below). A 2-D
-    # gather with an expanded index is one parallel op for all rows.
+    # the L = k + 1 candidates' squared distances (L, p) and indices (k, p): int64 for the first
+    # L - W (certain bins, kept as they are), floats for the last W (exact, and lerp-able below). A
+    # 2-D gather with an expanded index is one parallel op for all candidates.
     coords = torch.gather(t["ab"], 1, row.expand(2 * L, p))  # a then b of the L candidates
     d2 = coords[:L].sub_(x).square_().addcmul_(coords[L:].sub_(y), coords[L:])
     torch.gather(t["idx"], 1, row.expand(L - W, p), out=idx[: L - W])
     win, cand = d2[L - W :], torch.gather(t["idx_f"], 1, row.expand(W, p))
-    # E times: drop the farthest row of the window (the first one on ties) by shifting the rows after
-    # it up one. Masks are 0/1 floats and the shift is a lerp with weight 0 or 1 (exact, and much
-    # faster than torch.where on a CPU).
-    for _ in range(E):
-        seen = torch.ge(win[:-1], win.amax(0), out=torch.empty_like(win[:-1]))
-        for r in range(1, seen.shape[0]):
-            torch.maximum(seen[r], seen[r - 1], out=seen[r])
-        win, cand = torch.lerp(win[:-1], win[1:], seen), torch.lerp(cand[:-1], cand[1:], seen)
+    # drop the farthest row of the window (the first one on ties) by shifting the rows after it up
+    # one. The mask is 0/1 floats and the shift a lerp with weight 0 or 1 (exact, and much faster
+    # than torch.where on a CPU).
+    seen = torch.ge(win[:-1], win.amax(0), out=torch.empty_like(win[:-1]))  # row r is the farthest...
+    for r in range(1, W - 1):
+        torch.maximum(seen[r], seen[r - 1], out=seen[r])  # ... or one before it is
+    win, cand = torch.lerp(win[:-1], win[1:], seen), torch.lerp(cand[:-1], cand[1:], seen)
     d2 = d2[:k]
     d2[L - W :], idx[L - W :] = win, cand
     n_good = t["n_good"]
