@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import statistics
 import time
 
 import numpy as np
@@ -42,6 +41,8 @@ from sklearn.neighbors import NearestNeighbors
 from reprolib import quantize
 from reprolib.color import rgb_to_lab
 from reprolib.quantize import ab_bins, soft_encode, soft_encode_topk
+
+from _timing import median_time
 
 PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "immunohistochemistry")
 
@@ -90,16 +91,6 @@ class SklearnSoftEncoder:
         enc = np.zeros((inds.shape[0], len(self.bins)), dtype=ab.dtype)
         enc[np.arange(inds.shape[0])[:, None], inds] = wts
         return enc.reshape(N, H, W, -1).transpose(0, 3, 1, 2)  # (N, Q, H, W) view, as the layer returns
-
-
-def median_time(fn, repeats: int) -> float:
-    fn()  # warm-up (builds reprolib's candidate table once)
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def main() -> None:
