@@ -1,5 +1,7 @@
+CHAPTERS = $(shell .venv/bin/python -c "from reprolib.experiments import CHAPTERS, chapter_module; print(' '.join(chapter_module(c).NOTEBOOK for c in CHAPTERS))" 2>/dev/null || echo book/automatic.ipynb)
+
 # Convenience targets; the README's two commands are `make book` and `make test`.
-.PHONY: book test setup notebooks clean
+.PHONY: book test setup notebooks timings student clean
 
 book:        ## execute the chapters (default profile) and build the HTML book
 	bash scripts/build_book.sh
@@ -12,8 +14,17 @@ setup:       ## create .venv and install reprolib with the book and test extras
 
 notebooks:   ## re-execute the chapter notebooks in the smoke profile and commit-ready outputs
 	bash scripts/setup.sh
-	PATH="$(CURDIR)/.venv/bin:$$PATH" REPROLIB_QUIET=1 REPROLIB_PROFILE=smoke \
-	  .venv/bin/python scripts/execute_notebooks.py book/*.ipynb
+	PATH="$(CURDIR)/.venv/bin:$$PATH" REPROLIB_QUIET=1 \
+	  .venv/bin/python scripts/execute_notebooks.py --profile smoke --record-timings book/*.ipynb
+
+timings:     ## time every chapter in the fast profile from an empty model cache (records book/results/timings.json)
+	bash scripts/setup.sh
+	PATH="$(CURDIR)/.venv/bin:$$PATH" REPROLIB_QUIET=1 \
+	  .venv/bin/python scripts/execute_notebooks.py --profile fast --no-write --record-timings $(CHAPTERS)
+
+student:     ## write the student notebooks (solutions removed) to student/
+	bash scripts/setup.sh
+	.venv/bin/python scripts/make_student_notebooks.py --out student
 
 clean:
 	rm -rf _build

@@ -16,6 +16,7 @@ if [ "$(cat _build/.reprolib-src-hash 2>/dev/null)" != "$src_hash:$profile" ]; t
 fi
 echo "[book] executing chapters in the '$profile' profile and building the HTML"
 start=$(date +%s)
+python scripts/vendor_js.py
 jupyter-book build . --builder html
 echo
 echo "[book] built in $(( $(date +%s) - start )) s: $PWD/_build/html/index.html"

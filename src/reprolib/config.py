@@ -27,6 +27,7 @@ import torch
 PROFILES = ("smoke", "fast", "full")
 PROFILE_ENV = "REPROLIB_PROFILE"
 CACHE_ENV = "REPROLIB_CACHE"
+WEIGHTS_ENV = "REPROLIB_WEIGHTS"
 
 GPU_HINT = (
     "No CUDA GPU was found, so reprolib runs on the CPU. In Google Colab choose "
@@ -83,6 +84,43 @@ def cache_dir(*parts: str, create: bool = True) -> Path:
     """Return ``$REPROLIB_CACHE/<parts...>`` (default ``~/.cache/reprolib``), created on demand."""
     root = os.environ.get(CACHE_ENV)
     base = Path(root).expanduser() if root else Path.home() / ".cache" / "reprolib"
+    path = base.joinpath(*parts)
+    if create:
+        path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def use_checkpoint_dir(path: str | os.PathLike) -> Path:
+    """Keep trained models and training checkpoints in ``path`` from now on (sets ``$REPROLIB_CACHE``).
+
+    Meant for Colab, where the virtual machine's disk is lost on a disconnect: point it at a folder on
+    your Google Drive (mounted by you) and a rerun of the notebook loads the finished models and resumes
+    an interrupted training from its last checkpoint (``reprolib.train`` writes checkpoints atomically).
+    The folder is created if needed and must be writable.
+    """
+    folder = Path(path).expanduser()
+    if str(path).strip() == "":
+        raise ValueError("use_checkpoint_dir needs a folder path, got an empty string")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / ".reprolib-write-test"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as e:
+        raise ValueError(f"cannot keep checkpoints in {folder}: the folder is not writable ({e})") from e
+    os.environ[CACHE_ENV] = str(folder.resolve())
+    return folder.resolve()
+
+
+def weights_dir(*parts: str, create: bool = True) -> Path:
+    """Return ``$REPROLIB_WEIGHTS/<parts...>`` (default ``~/.cache/reprolib-weights``), created on demand.
+
+    Pretrained weights (ImageNet trunks, LPIPS linear layers; see ``reprolib.nn.pretrained``) live here
+    and deliberately not under :func:`cache_dir`: the test runner points ``$REPROLIB_CACHE`` at a
+    throw-away folder, while the weights are fetched once by the setup and must persist between runs.
+    """
+    root = os.environ.get(WEIGHTS_ENV)
+    base = Path(root).expanduser() if root else Path.home() / ".cache" / "reprolib-weights"
     path = base.joinpath(*parts)
     if create:
         path.mkdir(parents=True, exist_ok=True)

@@ -770,6 +770,59 @@ def verdict_table(claims: Mapping[str, Any] | Sequence[Mapping[str, Any]], capti
     return VerdictTable(["Claim", "Statement", "Verdict", "Evidence"], body, verdicts, caption)
 
 
+class VerdictMatrix(_Table):
+    """Claims (rows) by recorded runs (columns); HTML shows each verdict as a coloured badge."""
+
+    def __init__(self, header, body, verdicts, caption=""):
+        super().__init__(header, body, caption)
+        self.verdicts = verdicts  # verdicts[i][j] for run column j (None: no recorded run)
+
+    def _html_cell(self, i: int, j: int) -> str:
+        if j >= 2:
+            v = self.verdicts[i][j - 2]
+            if v is None:
+                return "\u2014"
+            return (
+                f'<span style="background:{_BADGE[v]};color:#fff;padding:1px 7px;border-radius:8px;'
+                f'white-space:nowrap">{html.escape(v.replace("_", " "))}</span>'
+            )
+        return super()._html_cell(i, j)
+
+    def _repr_html_(self) -> str:
+        # The statement with its id in small print, then one verdict badge per run.
+        cap = f"<caption>{html.escape(self.caption)}</caption>" if self.caption else ""
+        rows = "".join(
+            f'<tr><td style="width:60%">{html.escape(row[1])}<br><code style="font-size:75%">{html.escape(row[0])}</code></td>'
+            + "".join(f"<td>{self._html_cell(i, j)}</td>" for j in range(2, len(row)))
+            + "</tr>"
+            for i, row in enumerate(self.body)
+        )
+        head = "<tr><th>Claim</th>" + "".join(f"<th>{html.escape(h)}</th>" for h in self.header[2:]) + "</tr>"
+        return f'<table class="reprolib-table">{cap}<thead>{head}</thead><tbody>{rows}</tbody></table>'
+
+
+def verdict_matrix(runs: Mapping[str, Mapping[str, Any] | None], caption: str = "") -> VerdictMatrix:
+    """One row per claim, one column per run: ``runs`` maps a column label (e.g. ``"fast (recorded)"``) to
+    a results dict, or None when that run was not recorded (shown as a dash). Claims are listed in the
+    order of their first appearance."""
+    order: list[str] = []
+    statements: dict[str, str] = {}
+    by_run: dict[str, dict[str, str]] = {}
+    for label, res in runs.items():
+        by_run[label] = {}
+        for c in _claim_list(res):
+            if c.get("verdict") not in VERDICTS:
+                raise ValueError(f"claim {c.get('id')!r} in {label!r} has no valid verdict")
+            if c["id"] not in statements:
+                order.append(c["id"])
+                statements[c["id"]] = c["statement"]
+            by_run[label][c["id"]] = c["verdict"]
+    labels = list(runs)
+    verdicts = [[by_run[l].get(cid) for l in labels] for cid in order]
+    body = [[cid, statements[cid]] + [(v or "\u2014").replace("_", " ") for v in row] for cid, row in zip(order, verdicts)]
+    return VerdictMatrix(["Claim", "Statement"] + labels, body, verdicts, caption)
+
+
 def facts_table(facts: Sequence[Mapping[str, Any]], caption: str = "") -> _Table:
     """Table of exact facts: name, expected, measured (with unit), tolerance, ok."""
     body = []

@@ -36,6 +36,9 @@ from ..results import all_greater, custom, evaluate_claims, fact, greater, not_t
 from ..train import TrainConfig, load_or_train, train
 
 CHAPTER = "automatic"
+TITLE = "1. Automatic colorization as classification"
+NOTEBOOK = "book/automatic.ipynb"
+NEEDS_GPU = "no; every profile runs on a CPU, but the full profile (the paper's network at full width) is meant for a GPU"
 VARIANTS = ("l2", "class", "full")
 ROWS = ("ground_truth", "gray", "random", "l2", "class", "full")
 TEMPERATURES = (0.0, 0.1, 0.2, 0.38, 0.6, 1.0)  # 0 means the mode
@@ -455,6 +458,21 @@ def _modes_check(m: dict):
         "summary": (f"worst mode gets {s['full_min_mode_ratio']:.2f} of its true mass; L2 nearer the mean in "
                     f"{s['l2_nearer_mean_classes']}/{s['multimodal_classes']} classes"),
     }
+
+
+def paper_tables(runs: dict) -> list:
+    """Table 1 of the paper beside measured runs: ``runs`` maps a column label to a results dict (or None,
+    shown as a dash). Two tables: the AuC columns, then the classifier and colourfulness columns."""
+    from ..papers import zhang2016
+    from ..results import comparison_table
+
+    paper = zhang2016.table1()
+    pairs = (("auc", "auc"), ("auc_rebal", "auc_rebal"), ("top1", "vgg_top1"))
+    numbers = {f"table.{r}.{m}": paper[r][p].value for r in ROWS for m, p in pairs if r in paper and p in paper[r]}
+    groups = ([("auc", "AuC (%)", ".1f"), ("auc_rebal", "AuC rebal (%)", ".1f")],
+              [("top1", "Top-1 (%)", ".1f"), ("colorfulness", "colourfulness", ".1f")])
+    return [comparison_table(rows=list(ROWS), columns=columns, paper=numbers, runs=runs, key="table.{row}.{column}")
+            for columns in groups]
 
 
 def facts(measured: dict) -> list:
