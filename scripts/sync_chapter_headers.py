@@ -39,15 +39,14 @@ CHECKPOINT_DIR = ""
 
 if "google.colab" in sys.modules:
     import subprocess
-
-    import torch
+    from importlib.metadata import version
 
     clone = os.path.abspath("colorization-book")
     if not os.path.isdir(clone):
         repo = os.environ.get("REPROLIB_BOOK_REPO", BOOK_REPO)  # a mirror of the repository, if you use one
         subprocess.run(["git", "clone", "-q", "--depth", "1", "--branch", BOOK_REF, repo, clone], check=True)
     with open("torch-constraint.txt", "w") as f:
-        f.write(f"torch=={{torch.__version__}}\\n")
+        f.write(f"torch=={{version('torch')}}\\n")  # read without importing torch before numpy is in place
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-c", "torch-constraint.txt", "-e", clone],
                    check=True)
     sys.path.insert(0, os.path.join(clone, "src"))
