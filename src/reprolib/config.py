@@ -80,14 +80,18 @@ def seed_everything(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def cache_dir(*parts: str, create: bool = True) -> Path:
-    """Return ``$REPROLIB_CACHE/<parts...>`` (default ``~/.cache/reprolib``), created on demand."""
-    root = os.environ.get(CACHE_ENV)
-    base = Path(root).expanduser() if root else Path.home() / ".cache" / "reprolib"
+def _env_dir(env: str, default_name: str, parts: tuple[str, ...], create: bool) -> Path:
+    root = os.environ.get(env)
+    base = Path(root).expanduser() if root else Path.home() / ".cache" / default_name
     path = base.joinpath(*parts)
     if create:
         path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def cache_dir(*parts: str, create: bool = True) -> Path:
+    """Return ``$REPROLIB_CACHE/<parts...>`` (default ``~/.cache/reprolib``), created on demand."""
+    return _env_dir(CACHE_ENV, "reprolib", parts, create)
 
 
 def use_checkpoint_dir(path: str | os.PathLike) -> Path:
@@ -119,12 +123,7 @@ def weights_dir(*parts: str, create: bool = True) -> Path:
     and deliberately not under :func:`cache_dir`: the test runner points ``$REPROLIB_CACHE`` at a
     throw-away folder, while the weights are fetched once by the setup and must persist between runs.
     """
-    root = os.environ.get(WEIGHTS_ENV)
-    base = Path(root).expanduser() if root else Path.home() / ".cache" / "reprolib-weights"
-    path = base.joinpath(*parts)
-    if create:
-        path.mkdir(parents=True, exist_ok=True)
-    return path
+    return _env_dir(WEIGHTS_ENV, "reprolib-weights", parts, create)
 
 
 def repo_root() -> Path | None:

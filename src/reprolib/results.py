@@ -727,6 +727,14 @@ def _evidence_summary(evidence: Mapping[str, Any]) -> str:
     return "; ".join(parts)
 
 
+def _badge(verdict: str) -> str:
+    """A verdict as a coloured HTML badge."""
+    return (
+        f'<span style="background:{_BADGE[verdict]};color:#fff;padding:1px 7px;border-radius:8px;'
+        f'white-space:nowrap">{html.escape(verdict.replace("_", " "))}</span>'
+    )
+
+
 class VerdictTable(_Table):
     """Claims with their verdicts; HTML shows the verdict as a coloured badge."""
 
@@ -736,11 +744,7 @@ class VerdictTable(_Table):
 
     def _html_cell(self, i: int, j: int) -> str:
         if j == 2:
-            v = self.verdicts[i]
-            return (
-                f'<span style="background:{_BADGE[v]};color:#fff;padding:1px 7px;border-radius:8px;'
-                f'white-space:nowrap">{html.escape(v.replace("_", " "))}</span>'
-            )
+            return _badge(self.verdicts[i])
         return super()._html_cell(i, j)
 
     def _repr_html_(self) -> str:
@@ -780,12 +784,7 @@ class VerdictMatrix(_Table):
     def _html_cell(self, i: int, j: int) -> str:
         if j >= 2:
             v = self.verdicts[i][j - 2]
-            if v is None:
-                return "\u2014"
-            return (
-                f'<span style="background:{_BADGE[v]};color:#fff;padding:1px 7px;border-radius:8px;'
-                f'white-space:nowrap">{html.escape(v.replace("_", " "))}</span>'
-            )
+            return "\u2014" if v is None else _badge(v)
         return super()._html_cell(i, j)
 
     def _repr_html_(self) -> str:

@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +17,7 @@ import torch
 from torch import nn
 
 from .config import cache_dir
+from .download import NETWORK_ERRORS, download_atomic
 
 
 @dataclass(frozen=True)
@@ -39,6 +37,16 @@ ECCV16_OFFICIAL = WeightFile(
     sha256_prefix="9b330a0b",
     size_mb=129.0,
     note="ECCV16 'full' model (classification with rebalancing), converted from Caffe by the authors",
+)
+
+# The released PyTorch port of the SIGGRAPH 2017 Local Hints Network (richzhang/colorization), converted
+# from the Caffe model: load it with mask_cent = 0 (reference-facts section 2.1).
+SIGGRAPH17_OFFICIAL = WeightFile(
+    name="siggraph17-df00044c.pth",
+    url="https://colorizers.s3.us-east-2.amazonaws.com/siggraph17-df00044c.pth",
+    sha256_prefix="df00044c",
+    size_mb=136.8,  # 34,187,027 float32 parameters + BatchNorm statistics
+    note="SIGGRAPH17 Local Hints Network, converted from Caffe by the authors; use mask_cent=0",
 )
 
 
@@ -75,21 +83,13 @@ def fetch(wf: WeightFile, directory: str | os.PathLike | None = None, timeout: f
     if dest.exists():
         verify(dest, wf)
         return dest
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".part")
     try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(wf.url, timeout=timeout) as resp:
-            for chunk in iter(lambda: resp.read(1 << 20), b""):
-                out.write(chunk)
-        verify(tmp, wf)
-        os.replace(tmp, dest)
-    except (urllib.error.URLError, OSError, TimeoutError) as err:
+        download_atomic(wf.url, dest, timeout=timeout, check=lambda tmp: verify(tmp, wf))
+    except NETWORK_ERRORS as err:
         raise WeightsError(
             f"Could not download {wf.url} ({err}). This needs internet access (e.g. Google Colab); the "
             f"book itself never needs it. If you have the file, put it at {dest}."
         ) from err
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
     return dest
 
 
@@ -118,6 +118,23 @@ def load_state_dict_strict(model: nn.Module, state_dict: dict[str, torch.Tensor]
     model.load_state_dict(state_dict, strict=True)
 
 
+def _official_state(wf: WeightFile, path: str | os.PathLike | None, download: bool, caller: str):
+    """``(path, state dict)`` of an official weight file: ``path`` if given, else the cached copy,
+    downloaded (and verified) first when ``download=True``."""
+    if path is None:
+        cached = cache_dir("weights") / wf.name
+        if not cached.exists() and not download:
+            raise WeightsError(
+                f"{wf.name} is not in {cached.parent}. Call {caller}(download=True) with internet access, "
+                "or pass path= to a local copy."
+            )
+        path = fetch(wf)
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(state, dict):
+        raise WeightsError(f"{path} holds a {type(state).__name__}, expected a state dict")
+    return path, state
+
+
 def load_eccv16_official(path: str | os.PathLike | None = None, download: bool = False) -> nn.Module:
     """The released ECCV16 model in ``reprolib.models.ECCV16`` (width 1, classification head).
 
@@ -126,17 +143,28 @@ def load_eccv16_official(path: str | os.PathLike | None = None, download: bool =
     """
     from .models.eccv16 import ECCV16
 
-    if path is None:
-        cached = cache_dir("weights") / ECCV16_OFFICIAL.name
-        if not cached.exists() and not download:
-            raise WeightsError(
-                f"{ECCV16_OFFICIAL.name} is not in {cached.parent}. Call load_eccv16_official(download=True) "
-                "with internet access, or pass path= to a local copy."
-            )
-        path = fetch(ECCV16_OFFICIAL)
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(state, dict):
-        raise WeightsError(f"{path} holds a {type(state).__name__}, expected a state dict")
+    path, state = _official_state(ECCV16_OFFICIAL, path, download, "load_eccv16_official")
     model = ECCV16(width=1.0, head="classification")
+    load_state_dict_strict(model, state, source=str(path))
+    return model.eval()
+
+
+def load_siggraph17_official(path: str | os.PathLike | None = None, download: bool = False) -> nn.Module:
+    """The released SIGGRAPH17 Local Hints Network in ``reprolib.models.SIGGRAPH17``.
+
+    Built with ``width=1.0, mask_cent=0.0, dist_head="released"``: the weights were converted from Caffe,
+    whose mask is not centred (reference-facts section 2.1; with 0.5 the model runs and colorizes badly).
+    ``path``: a local copy of ``siggraph17-df00044c.pth``; else the cached copy, downloaded first when
+    ``download=True``. BatchNorm ``num_batches_tracked`` counters absent from the file are set to 0
+    (they do not affect evaluation); every other key must match exactly.
+    """
+    from .models.siggraph17 import SIGGRAPH17
+
+    path, state = _official_state(SIGGRAPH17_OFFICIAL, path, download, "load_siggraph17_official")
+    model = SIGGRAPH17(width=1.0, mask_cent=0.0, dist_head="released")
+    state = dict(state)
+    for key, value in model.state_dict().items():
+        if key.endswith("num_batches_tracked") and key not in state:
+            state[key] = torch.zeros_like(value)
     load_state_dict_strict(model, state, source=str(path))
     return model.eval()

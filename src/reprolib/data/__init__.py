@@ -13,6 +13,7 @@ from .colorworld import (
     SceneParams,
 )
 from .folder import IMAGE_EXTENSIONS, ImageFolderColor
+from .hints import HintPoints, fixed_points, max_error_points, reveal_patches, sample_hint_points, sample_hints
 from .photos import (
     PHOTO_SOURCES,
     TEST_PHOTOS,
@@ -36,6 +37,12 @@ __all__ = [
     "TEXTURES",
     "IMAGE_EXTENSIONS",
     "ImageFolderColor",
+    "HintPoints",
+    "fixed_points",
+    "max_error_points",
+    "reveal_patches",
+    "sample_hint_points",
+    "sample_hints",
     "PHOTO_SOURCES",
     "TEST_PHOTOS",
     "TRAIN_PHOTOS",

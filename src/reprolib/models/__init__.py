@@ -2,5 +2,6 @@
 
 from .classifier import SmallClassifier
 from .eccv16 import ECCV16, eccv16_channels
+from .siggraph17 import SIGGRAPH17, SIGGRAPH17Output
 
-__all__ = ["ECCV16", "SmallClassifier", "eccv16_channels"]
+__all__ = ["ECCV16", "SIGGRAPH17", "SIGGRAPH17Output", "SmallClassifier", "eccv16_channels"]
