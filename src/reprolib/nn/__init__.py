@@ -1,0 +1,20 @@
+"""Neural-network building blocks shared by the chapters.
+
+* :mod:`reprolib.nn.backbones`: ImageNet trunks (AlexNet, VGG16, SqueezeNet 1.1) with torchvision's
+  state-dict keys, returning the LPIPS taps.
+* :mod:`reprolib.nn.pretrained`: their ImageNet weights and the LPIPS linear layers, offline.
+"""
+
+from .backbones import (  # noqa: F401
+    BACKBONES,
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    TAP_CHANNELS,
+    AlexNetFeatures,
+    FeatureTaps,
+    Fire,
+    SqueezeNet11Features,
+    VGG16Features,
+    build_backbone,
+    imagenet_normalize,
+)
