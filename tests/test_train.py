@@ -359,3 +359,38 @@ def test_amp_dtype_follows_the_gpu_generation(monkeypatch):
     monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (9, 0))  # H100
     assert _amp_setup(cfg, torch.device("cuda")) == (True, torch.bfloat16)
     assert _amp_setup(TrainConfig(steps=1, lr=1e-3, amp=False), torch.device("cuda")) == (False, None)
+
+
+def test_checkpoints_in_a_user_chosen_folder_survive_a_disconnect(tmp_path, monkeypatch):
+    """Colab: the VM's disk is lost on a disconnect, a Drive folder is not. With use_checkpoint_dir the
+    interrupted run's checkpoint lands in the chosen folder, and a new session resumes from it."""
+    from reprolib.config import use_checkpoint_dir
+
+    monkeypatch.setenv("REPROLIB_CACHE", str(tmp_path / "vm-disk"))
+    monkeypatch.delenv("REPROLIB_RETRAIN", raising=False)
+    drive = tmp_path / "drive" / "MyDrive" / "reprolib"
+    use_checkpoint_dir(drive)
+    cfg = TrainConfig(**{**CFG, "steps": 12, "checkpoint_every": 4})
+    config = {"steps": 12, "seed": 3}
+
+    def crashing_fit(model, checkpoint_path):
+        def batch(step):
+            if step == 9:
+                raise Crash("runtime disconnected")
+            return get_batch(step)
+        return train(model, loss_fn, batch, cfg, device="cpu", progress=False, checkpoint_path=checkpoint_path)
+
+    with pytest.raises(Crash):
+        load_or_train("ch", "tiny", "smoke", config, TinyNet, crashing_fit, device="cpu")
+    left = list(drive.rglob("*.ckpt"))
+    assert left and all(drive in p.parents for p in left), "the checkpoint must be in the chosen folder"
+    assert not (tmp_path / "vm-disk").exists()
+    # a new session: the environment is fresh, the user runs the set-up cell again with the same folder
+    monkeypatch.setenv("REPROLIB_CACHE", str(tmp_path / "new-vm-disk"))
+    use_checkpoint_dir(drive)
+    calls: list = []
+    resumed, info = load_or_train("ch", "tiny", "smoke", config, TinyNet, _fit_counter(calls, cfg), device="cpu")
+    assert info["path"].is_relative_to(drive)
+    fresh, _ = load_or_train("ch", "tiny", "smoke", config, TinyNet, _fit_counter(calls, cfg), force=True,
+                             device="cpu")
+    assert weights_equal(resumed, fresh)
