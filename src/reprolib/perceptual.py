@@ -189,8 +189,9 @@ def two_afc_credit(d0: Any, d1: Any, judge: Any) -> torch.Tensor:
     """
     d0, d1, judge = _as_vector(d0, "d0"), _as_vector(d1, "d1"), _as_vector(judge, "judge")
     _check_same_length(("d0", d0), ("d1", d1), ("judge", judge))
-    if not bool(torch.isfinite(d0).all() & torch.isfinite(d1).all()):
-        raise ValueError("d0 and d1 must be finite (a NaN distance has no order)")
+    # +-inf is ordered (psnr_distance gives -inf for identical images); only NaN has no order.
+    if bool(torch.isnan(d0).any() | torch.isnan(d1).any()):
+        raise ValueError("d0 and d1 must not be NaN (a NaN distance has no order; they need not be finite)")
     _check_fractions(judge, "judge", "the fraction of observers who preferred x1")
     return _credit(d0, d1, judge)
 
@@ -288,8 +289,8 @@ def jnd_map(distances: Any, same: Any) -> float:
     """
     d, s = _as_vector(distances, "distances"), _as_vector(same, "same")
     _check_same_length(("distances", d), ("same", s))
-    if not bool(torch.isfinite(d).all()):
-        raise ValueError("distances must be finite")
+    if bool(torch.isnan(d).any()):  # +-inf is ordered (psnr_distance of identical images is -inf)
+        raise ValueError("distances must not be NaN (they need not be finite)")
     _check_fractions(s, "same", "the fraction of observers who said the two patches look the same")
     if float(s.sum()) <= 0:
         raise ValueError("no pair was judged 'same' (all same == 0): precision-recall is undefined")

@@ -15,7 +15,11 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-CHAPTERS = {"automatic": "reprolib.experiments.automatic:run"}
+CHAPTERS = {
+    "automatic": "reprolib.experiments.automatic:run",
+    "user_guided": "reprolib.experiments.user_guided:run",
+    "lpips": "reprolib.experiments.lpips:run",
+}
 
 REQUIRED_ATTRIBUTES = ("TITLE", "NOTEBOOK", "NEEDS_GPU", "paper_tables")
 
