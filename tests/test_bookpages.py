@@ -82,3 +82,36 @@ def test_timings_file_is_well_formed():
             assert profile in ("smoke", "fast", "full")
             assert t["seconds"] > 0 and t["machine"] and t["date"]
     assert bookinfo.format_seconds(42) == "42 s" and bookinfo.format_seconds(300) == "5.0 min"
+
+
+def _outputs_text(path: Path) -> str:
+    nb = json.loads(path.read_text())
+    texts = []
+    for cell in nb["cells"]:
+        for out in cell.get("outputs", []):
+            for value in (out.get("data") or {}).values():
+                texts.append("".join(value) if isinstance(value, list) else str(value))
+            if "text" in out:
+                texts.append("".join(out["text"]) if isinstance(out["text"], list) else out["text"])
+    return "\n".join(texts)
+
+
+def test_summary_and_instructor_pages_show_the_recorded_results_and_times():
+    """The two pages are rendered from their committed outputs (the build does not execute them);
+    `make notebooks` refreshes them. This fails when they no longer match book/results/."""
+    from reprolib.results import claims_summary, recorded_results
+
+    summary = _outputs_text(ROOT / "book" / "summary.ipynb")
+    for name in CHAPTERS:
+        assert chapter_module(name).TITLE in summary, f"{name} is missing from the summary page; run make notebooks"
+        for profile in ("fast", "full"):
+            res = recorded_results(name, profile)
+            if res is not None:
+                assert claims_summary(res) in summary, f"summary page is stale for {name} ({profile}); run make notebooks"
+    instructors = _outputs_text(ROOT / "book" / "instructors.ipynb")
+    for name, profiles in bookinfo.load_timings().items():
+        if name not in CHAPTERS:
+            continue
+        for profile, t in profiles.items():
+            assert bookinfo.format_seconds(t["seconds"]) in instructors, (
+                f"instructor page is stale for {name} ({profile}); run make notebooks")
