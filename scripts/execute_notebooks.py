@@ -94,11 +94,14 @@ def main() -> int:
         for cell in nb.cells:
             if cell.cell_type == "code":
                 cell.outputs, cell.execution_count = [], None
+                # no per-cell timestamps: the book's execution cache hashes cell metadata, so they would
+                # make every regenerated notebook look changed and re-execute in the next build
+                cell.metadata.pop("execution", None)
         with tempfile.TemporaryDirectory() as cache:
             os.environ["REPROLIB_CACHE"] = cache  # train from scratch, as a first-time reader would
             os.environ["REPROLIB_RESULTS"] = os.path.join(cache, "results")  # never touch the recorded results
             start = time.perf_counter()
-            NotebookClient(nb, timeout=args.timeout, kernel_name="python3",
+            NotebookClient(nb, timeout=args.timeout, kernel_name="python3", record_timing=False,
                            resources={"metadata": {"path": os.path.dirname(os.path.abspath(path))}}).execute()
             seconds = time.perf_counter() - start
         if not args.no_write:
