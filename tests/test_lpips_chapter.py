@@ -135,3 +135,19 @@ def test_explorer_render():
     assert not torch.equal(panels1[1], panels[1]) and "LPIPS-alex 0.000" not in text1
     with pytest.raises(ValueError, match="patch"):
         render(5, "jpeg", 0.5)
+
+
+def test_colorization_network_is_chapter_1s_cached_model(monkeypatch):
+    """The LPIPS chapter must ask the model cache for exactly the model Chapter 1 trains (same chapter,
+    name, profile and config), so a machine that ran Chapter 1 reuses it instead of retraining."""
+    from reprolib.experiments import automatic
+
+    calls = []
+    monkeypatch.setattr(automatic, "load_or_train",
+                        lambda chapter, name, profile, config, **kw: calls.append((chapter, name, profile, config)) or ("m", {}))
+    chapter.colorization_network("smoke")
+    run = automatic.prepare("smoke")
+    automatic.train_all(run)
+    ch1 = {c[1]: c for c in calls[1:]}
+    assert calls[0] == ch1["full"]
+    assert set(automatic.VARIANTS) <= set(ch1)

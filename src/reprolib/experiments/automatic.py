@@ -213,19 +213,29 @@ def prepare(profile: str | None = None, seed: int = 0, device=None) -> ChapterRu
     return ChapterRun(profile, seed, s, device, train_set, test_set, prior, weights)
 
 
+def train_variant(run: ChapterRun, variant: str, force: bool = False):
+    """Train (or load from the model cache) one colorizer variant; returns ``(model, info)``.
+
+    The one place that defines a variant's cache key, so other chapters that reuse this chapter's
+    network (e.g. the LPIPS chapter's self-supervised features) get the very model this chapter trained."""
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown variant {variant!r}; expected one of {VARIANTS}")
+    s, seed = run.settings, run.seed
+    head = "regression" if variant == "l2" else "classification"
+    config = {"variant": variant, "seed": seed, "code": code_version(), "k": SOFT_K, "sigma": SOFT_SIGMA, "lambda": LAMBDA,
+              **{k: v for k, v in s.items() if k not in ("n_test", "cls_width", "cls_steps", "eval_batch")}}
+    return load_or_train(
+        CHAPTER, variant, run.profile, config,
+        build=lambda: ECCV16(width=s["width"], head=head),
+        fit=_fit_colorizer(variant, run.train_set, run.weights, s, seed, run.device),
+        force=force, device=run.device,
+    )
+
+
 def train_all(run: ChapterRun, force: bool = False) -> ChapterRun:
     s, seed = run.settings, run.seed
     for variant in VARIANTS:
-        head = "regression" if variant == "l2" else "classification"
-        config = {"variant": variant, "seed": seed, "code": code_version(), "k": SOFT_K, "sigma": SOFT_SIGMA, "lambda": LAMBDA,
-                  **{k: v for k, v in s.items() if k not in ("n_test", "cls_width", "cls_steps", "eval_batch")}}
-        model, info = load_or_train(
-            CHAPTER, variant, run.profile, config,
-            build=lambda head=head: ECCV16(width=s["width"], head=head),
-            fit=_fit_colorizer(variant, run.train_set, run.weights, s, seed, run.device),
-            force=force, device=run.device,
-        )
-        run.models[variant], run.histories[variant] = model, info
+        run.models[variant], run.histories[variant] = train_variant(run, variant, force=force)
     config = {"model": "classifier", "seed": seed, "code": code_version(), "size": s["size"], "width": s["cls_width"],
               "steps": s["cls_steps"], "batch": s["batch"]}
     run.classifier, run.histories["classifier"] = load_or_train(

@@ -411,20 +411,7 @@ def colorization_network(profile: str, seed: int = 0, device=None, force: bool =
     Chapter 1 trains it, so that a machine that ran Chapter 1 reuses its model."""
     from . import automatic
 
-    run = automatic.prepare(profile, seed, device)
-    s = run.settings
-    config = {"variant": "full", "seed": seed, "code": code_version(), "k": automatic.SOFT_K,
-              "sigma": automatic.SOFT_SIGMA, "lambda": automatic.LAMBDA,
-              **{k: v for k, v in s.items() if k not in ("n_test", "cls_width", "cls_steps", "eval_batch")}}
-    from ..models import ECCV16
-
-    model, info = load_or_train(
-        automatic.CHAPTER, "full", run.profile, config,
-        build=lambda: ECCV16(width=s["width"], head="classification"),
-        fit=automatic._fit_colorizer("full", run.train_set, run.weights, s, seed, run.device),
-        force=force, device=run.device,
-    )
-    return model, info
+    return automatic.train_variant(automatic.prepare(profile, seed, device), "full", force=force)
 
 
 def prepare(profile: str | None = None, seed: int = 0, device=None) -> ChapterRun:
