@@ -130,7 +130,24 @@ _SCRIPT = """(function () {
 })();"""
 
 
-class StaticSlider:
+class _StaticFrames:
+    """What the static demos share: precomputed PNG frames (each a list of panels), a unique element id for
+    the page, and the frames as base64 for data URIs."""
+
+    frames_png: list
+
+    @staticmethod
+    def _new_uid() -> str:
+        return "reprolib-demo-" + uuid.uuid4().hex[:12]
+
+    def __len__(self) -> int:
+        return len(self.frames_png)
+
+    def _frames_b64(self) -> list[list[str]]:
+        return [[base64.b64encode(png).decode("ascii") for png in frame] for frame in self.frames_png]
+
+
+class StaticSlider(_StaticFrames):
     """Precomputed frames with a range slider; renders as self-contained HTML (``_repr_html_``).
 
     Attributes:
@@ -160,17 +177,11 @@ class StaticSlider:
         self.initial = initial
         self.width = width
         self.panel_titles = list(panel_titles) if panel_titles is not None else None
-        self.uid = "reprolib-demo-" + uuid.uuid4().hex[:12]
-
-    def __len__(self) -> int:
-        return len(self.frames_png)
+        self.uid = self._new_uid()
 
     @property
     def n_panels(self) -> int:
         return len(self.frames_png[0])
-
-    def _frames_b64(self) -> list[list[str]]:
-        return [[base64.b64encode(png).decode("ascii") for png in frame] for frame in self.frames_png]
 
     def _repr_html_(self) -> str:
         uid, esc = self.uid, html.escape
@@ -640,7 +651,7 @@ _HINT_SCRIPT = """(function () {
 })();"""
 
 
-class StaticHintSteps:
+class StaticHintSteps(_StaticFrames):
     """A precomputed sequence of hint placements to step through with no kernel (slider and prev/next
     buttons, which wrap around at the ends): each frame shows its panels (e.g. input with hints, colorization) and a palette of swatches.
     Follows the book's demo protocol (``data-reprolib-demo="hints"``, roles slider/button)."""
@@ -651,14 +662,11 @@ class StaticHintSteps:
         self.frames_png, self.sizes, self.labels, self.palettes = frames_png, sizes, labels, palettes
         self.title, self.width, self.initial = title, width, initial
         self.panel_titles = list(panel_titles) if panel_titles is not None else None
-        self.uid = "reprolib-demo-" + uuid.uuid4().hex[:12]
-
-    def __len__(self) -> int:
-        return len(self.frames_png)
+        self.uid = self._new_uid()
 
     def _repr_html_(self) -> str:
         uid, esc = self.uid, html.escape
-        b64 = [[base64.b64encode(p).decode("ascii") for p in f] for f in self.frames_png]
+        b64 = self._frames_b64()
         data_json = json.dumps({"labels": self.labels, "frames": b64, "palettes": self.palettes}).replace("<", "\\u003c")
         panels = []
         for p, (h, w) in enumerate(self.sizes):
@@ -781,7 +789,7 @@ def _check_controls(controls: Sequence[Control]) -> list[tuple[str, str, str, li
     return out
 
 
-class StaticExplorer:
+class StaticExplorer(_StaticFrames):
     """Precomputed frames over the product of several controls, as self-contained HTML.
 
     Frame ``i`` belongs to the control indices ``(k_0, k_1, ...)`` in row-major order (the last control
@@ -800,14 +808,11 @@ class StaticExplorer:
         self.frames_png, self.texts, self.sizes = frames_png, list(texts), sizes
         self.title, self.width = title, width
         self.panel_titles = list(panel_titles) if panel_titles is not None else None
-        self.uid = "reprolib-demo-" + uuid.uuid4().hex[:12]
-
-    def __len__(self) -> int:
-        return len(self.frames_png)
+        self.uid = self._new_uid()
 
     def _repr_html_(self) -> str:
         uid, esc = self.uid, html.escape
-        b64 = [[base64.b64encode(png).decode("ascii") for png in frame] for frame in self.frames_png]
+        b64 = self._frames_b64()
         data = {"sizes": [len(c[3]) for c in self.controls], "labels": [[o[0] for o in c[3]] for c in self.controls],
                 "frames": b64, "texts": self.texts}
         data_json = json.dumps(data).replace("<", "\\u003c")
