@@ -17,6 +17,7 @@ notebooks:   ## re-execute the chapter notebooks in the smoke profile and commit
 	bash scripts/setup.sh
 	PATH="$(CURDIR)/.venv/bin:$$PATH" REPROLIB_QUIET=1 \
 	  .venv/bin/python scripts/execute_notebooks.py --profile smoke --record-timings $(CHAPTER_NOTEBOOKS)
+	.venv/bin/python scripts/sync_chapter_headers.py  # the chapters' time tables from the times just recorded
 	# the summary and instructor pages last: they read the results and times just recorded
 	PATH="$(CURDIR)/.venv/bin:$$PATH" REPROLIB_QUIET=1 \
 	  .venv/bin/python scripts/execute_notebooks.py --profile smoke $(PAGES)
@@ -25,6 +26,7 @@ timings:     ## build the book in the fast profile from empty caches and record 
 	rm -rf _build/.jupyter_cache
 	REPROLIB_PROFILE=fast REPROLIB_CACHE="$$(mktemp -d)" bash scripts/build_book.sh
 	.venv/bin/python scripts/execute_notebooks.py --profile fast --from-build-cache
+	.venv/bin/python scripts/sync_chapter_headers.py
 
 student:     ## write the student notebooks (solutions removed) to student/
 	bash scripts/setup.sh

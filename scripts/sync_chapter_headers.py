@@ -1,4 +1,5 @@
-"""Give every chapter notebook the same Colab set-up: the install cell, the Colab badge and the GPU request.
+"""Give every chapter notebook the same Colab set-up (the install cell, the Colab badge and the GPU request)
+and its recorded running times.
 
 The repository and the ref come from ``_config.yml`` (``repository.url`` and ``repository.branch``), the
 same place the HTML's launch buttons take them from, so the badge, the launch button and the install cell
@@ -8,7 +9,10 @@ always point at one ref. A release sets ``repository.branch`` to its tag and run
     python scripts/sync_chapter_headers.py --check  # exit 1 and list what differs (run by the tests)
 
 A chapter is a notebook registered in ``reprolib.experiments.CHAPTERS``; its first code cell is the set-up
-cell (tagged ``colab-setup``) and its first markdown cell holds the badge.
+cell (tagged ``colab-setup``) and its first markdown cell holds the badge and the "Time to run" table, whose
+rows start with the profile (`` | `smoke` ``, `` | `fast` ...``, `` | `full` ...``) and whose last column is
+written here from ``book/results/timings.json`` (``make notebooks`` and ``make timings`` record it and then
+run this script), so the header never states a time that was not measured.
 """
 
 from __future__ import annotations
@@ -66,17 +70,59 @@ if CHECKPOINT_DIR:
     print("trained models and checkpoints go to", use_checkpoint_dir(CHECKPOINT_DIR))'''
 
 
+TIMINGS = ROOT / "book" / "results" / "timings.json"
+TIME_INTRO = re.compile(r"\*\*Time to run\*\*.*?\):\n", re.S)
+TIME_ROW = re.compile(r"^\| `(smoke|fast|full)`.*\|$", re.M)
+TIME_INTRO_TEXT = (
+    "**Time to run** (the whole notebook, kernel start included, as recorded in `book/results/timings.json`:\n"
+    "`smoke` from an empty model cache, `fast` as `make book` runs it, chapters in order, so a model that an\n"
+    "earlier chapter trained is loaded from the cache; {machine}):\n"
+)
+
+
+def recorded_times() -> dict:
+    return json.loads(TIMINGS.read_text()) if TIMINGS.exists() else {}
+
+
+def format_time(entry: dict | None, machine: str | None) -> str:
+    """The time column for one profile: seconds under two minutes, minutes above; the machine when it differs."""
+    if not entry:
+        return "not yet measured"
+    sec = float(entry["seconds"])
+    text = f"{sec:.0f} s" if sec < 120 else f"{sec / 60:.1f} min"
+    if entry.get("machine") and entry["machine"] != machine:
+        text += f" ({entry['machine']})"
+    return text
+
+
+def sync_times(text: str, times: dict, path: Path) -> str:
+    """``text`` (the first markdown cell) with the Time-to-run intro and time column rewritten from ``times``."""
+    if not TIME_INTRO.search(text) or not TIME_ROW.search(text):
+        raise SystemExit(f"{path}: the first markdown cell needs a '**Time to run**' paragraph and a table "
+                         "with rows starting | `smoke` |, | `fast` ... |, | `full` ... |")
+    machine = (times.get("smoke") or times.get("fast") or {}).get("machine")
+    intro = TIME_INTRO_TEXT.format(machine=machine or "machine not recorded")
+    text = TIME_INTRO.sub(lambda m: intro, text, count=1)
+
+    def row(m: re.Match) -> str:
+        cells = m.group(0).split("|")  # ['', ' `fast` ...', ..., ' time ', '']
+        cells[-2] = f" {format_time(times.get(m.group(1)), machine)} "
+        return "|".join(cells)
+
+    return TIME_ROW.sub(row, text)
+
+
 def book_ref() -> tuple[str, str]:
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     repo = config["repository"]
     return repo["url"].rstrip("/"), repo.get("branch", "main")
 
 
-def chapter_notebooks() -> list[Path]:
+def chapter_notebooks() -> list[tuple[str, Path]]:
     sys.path.insert(0, str(ROOT / "src"))
     from reprolib.experiments import CHAPTERS, chapter_module
 
-    return [ROOT / chapter_module(name).NOTEBOOK for name in CHAPTERS]
+    return [(name, ROOT / chapter_module(name).NOTEBOOK) for name in CHAPTERS]
 
 
 def expected_setup_source() -> str:
@@ -92,8 +138,9 @@ def badge(notebook: Path) -> str:
             f"(https://colab.research.google.com/github/{slug}/blob/{ref}/{rel})")
 
 
-def sync(nb: dict, path: Path) -> list[str]:
-    """Bring ``nb`` in line; return what was changed (empty when it already was)."""
+def sync(nb: dict, path: Path, times: dict | None = None) -> list[str]:
+    """Bring ``nb`` in line; return what was changed (empty when it already was). ``times``: the chapter's
+    entry of timings.json (profile -> record); ``None`` leaves the time table alone."""
     changes = []
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]
     if not code:
@@ -114,8 +161,14 @@ def sync(nb: dict, path: Path) -> list[str]:
     if want not in text:
         if not BADGE.search(text):
             raise SystemExit(f"{path}: the first markdown cell has no 'Open In Colab' badge to update")
-        first_md["source"] = BADGE.sub(lambda m: want, text).splitlines(True)
+        text = BADGE.sub(lambda m: want, text)
+        first_md["source"] = text.splitlines(True)
         changes.append("Colab badge")
+    if times is not None:
+        timed = sync_times(text, times, path)
+        if timed != text:
+            first_md["source"] = timed.splitlines(True)
+            changes.append("times to run")
     meta = nb.setdefault("metadata", {})
     if meta.get("accelerator") != "GPU" or meta.get("colab", {}).get("gpuType") != "T4":
         meta["accelerator"] = "GPU"
@@ -129,9 +182,10 @@ def main() -> int:
     parser.add_argument("--check", action="store_true", help="report differences, change nothing")
     args = parser.parse_args()
     stale = 0
-    for path in chapter_notebooks():
+    times = recorded_times()
+    for name, path in chapter_notebooks():
         nb = json.loads(path.read_text())
-        changes = sync(nb, path)
+        changes = sync(nb, path, times.get(name, {}))
         if not changes:
             continue
         stale += 1

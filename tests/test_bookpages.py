@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -115,3 +116,28 @@ def test_summary_and_instructor_pages_show_the_recorded_results_and_times():
         for profile, t in profiles.items():
             assert bookinfo.format_seconds(t["seconds"]) in instructors, (
                 f"instructor page is stale for {name} ({profile}); run make notebooks")
+
+
+def _sync_script():
+    spec = importlib.util.spec_from_file_location("sync_chapter_headers", ROOT / "scripts" / "sync_chapter_headers.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_header_times_come_from_the_recorded_timings():
+    sync = _sync_script()
+    header = ("# Title\n\n**Time to run** (old words, typed by hand):\n\n| profile | size | time |\n|---|---|---|\n"
+              "| `smoke` | 32 | 5 s |\n| `fast` (default on a CPU) | 64 | 1 min |\n| `full` (default on a GPU) | 128 | ? |\n\n"
+              "A note that stays.\n")
+    times = {"smoke": {"seconds": 29.04, "machine": "2 CPU cores"}, "fast": {"seconds": 293.2, "machine": "2 CPU cores"},
+             "full": {"seconds": 1500.0, "machine": "one H100"}}
+    out = sync.sync_times(header, times, Path("x.ipynb"))
+    assert "| `smoke` | 32 | 29 s |" in out and "| `fast` (default on a CPU) | 64 | 4.9 min |" in out
+    assert "| `full` (default on a GPU) | 128 | 25.0 min (one H100) |" in out
+    assert "typed by hand" not in out and "2 CPU cores)" in out and out.endswith("A note that stays.\n")
+    assert sync.sync_times(out, times, Path("x.ipynb")) == out  # idempotent: --check passes after a sync
+    unmeasured = sync.sync_times(header, {"smoke": times["smoke"]}, Path("x.ipynb"))
+    assert "| 64 | not yet measured |" in unmeasured and "| 128 | not yet measured |" in unmeasured
+    with pytest.raises(SystemExit, match="Time to run"):
+        sync.sync_times("# no table here\n", times, Path("x.ipynb"))

@@ -7,6 +7,7 @@ import torch
 
 from reprolib.data.hints import reveal_patches
 from reprolib.experiments import user_guided as ch
+from reprolib.models.eccv16 import ECCV16
 from reprolib.results import evaluate_claims
 
 
@@ -71,7 +72,8 @@ def _metrics(good=True):
     return {
         "curves": {"counts": counts, "random": {"network": net, "levin": lev}, "max_error_counts": [0, 1, 2, 5],
                    "max_error": {"network": [20.0, 21.5, 22.5, 24.0] if good else [20.0, 20.5, 21.0, 22.0]}},
-        "table": {"gray": {"psnr": 18.0}, "local_auto": {"psnr": 20.0}, "global_auto": {"psnr": 19.0},
+        "table": {"gray": {"psnr": 18.0}, "zhang2016": {"psnr": 17.0 if good else 21.0},
+                  "zhang2016_norebal": {"psnr": 20.1 if good else 21.0}, "local_auto": {"psnr": 20.0}, "global_auto": {"psnr": 19.0},
                   "global_hist": {"psnr": 24.0 if good else 19.0}, "global_sat": {"psnr": 21.0},
                   "local_all": {"psnr": 33.0 if good else 22.0}, "levin_all": {"psnr": "∞"}},
         "transfer": {"tv_transfer": 0.3 if good else 0.6, "tv_auto": 0.6, "tv_own_vs_ref": 0.5},
@@ -104,7 +106,11 @@ def test_tiny_untrained_evaluation_has_the_schema():
     run = ch.ChapterRun("smoke", 0, s, torch.device("cpu"), train_set, test_set)
     torch.manual_seed(0)
     run.models = {"local": ch.build_local(1 / 16).eval(), "global": ch.build_global(1 / 16).eval()}
+    run.models.update({f"chapter1_{v}": ECCV16(width=1 / 16, head="classification").eval() for _, v in ch.CHAPTER1_ROWS})
+    run.chapter1_size = 64  # Chapter 1's fast size: its predictions are resized to this chapter's 32 px
     m = ch.evaluate(run)
+    assert all(math.isfinite(m["table"][row]["psnr"]) for row, _ in ch.CHAPTER1_ROWS)
+    assert m["table"]["chapter1_resize_ceiling"]["psnr"] > 25  # 64 px colours averaged to 32 px stay close
     assert len(m["curves"]["random"]["network"]) == 3 and len(m["curves"]["max_error"]["levin"]) == 2
     assert m["table"]["levin_all"]["psnr"] == "∞"  # Levin with every colour copies them exactly
     assert math.isfinite(m["table"]["local_all"]["psnr"])
@@ -124,3 +130,41 @@ def test_helpers_reject_bad_input():
         ch.square_image(30)
     with pytest.raises(ValueError, match="n_max"):
         ch.nested_random_points(2, 3, 5, patch=7)
+
+
+class _Oracle:
+    """Stands in for a Chapter 1 model: returns the true ab of the images it was built from."""
+
+    def __init__(self, ab):
+        self.ab, self.sizes = ab, []
+
+    def colorize(self, L):
+        self.sizes.append(L.shape[-1])
+        return self.ab
+
+
+@pytest.mark.parametrize("size, size1", [(32, 64), (64, 32), (32, 32)])
+def test_chapter1_predictions_are_for_the_same_scenes(size, size1):
+    """Chapter 1's models see the test scenes rendered at their own size; the ab come back at this chapter's
+    size. An oracle built from the right scenes scores far above one given other scenes' colours."""
+    s = dict(ch.settings("smoke"), n_test=4)
+    s["size"] = size
+    test_set = ch.ColorWorld(n=4, size=size, seed=11)
+    run = ch.ChapterRun("smoke", 0, s, torch.device("cpu"), ch.ColorWorld(n=1, size=size, seed=0), test_set)
+    with pytest.raises(RuntimeError, match="load_chapter1"):
+        run.colorize_chapter1("full", range(4))
+    hi = ch.lab_batch(ch.ColorWorld(n=4, size=size1, seed=11), range(4))["ab"]
+    right, wrong = _Oracle(hi), _Oracle(hi.roll(1, dims=0))
+    run.chapter1_size = size1
+    b = ch.lab_batch(test_set, range(4))
+    scores = {}
+    for name, oracle in (("right", right), ("wrong", wrong)):
+        run.models["chapter1_full"] = oracle
+        ab = run.colorize_chapter1("full", range(4))
+        assert ab.shape == b["ab"].shape and oracle.sizes == [size1]
+        scores[name] = float(ch.psnr8(b["L"], ab, b["ab"]).mean())
+    assert scores["right"] > scores["wrong"] + 5, scores
+    # the resize ceiling is exactly the right oracle's score: the true colours resized the same way
+    assert float(run.chapter1_resize_ceiling(range(4)).mean()) == pytest.approx(scores["right"])
+    if size1 == size:
+        assert scores["right"] == math.inf  # same size: the very same pixels
