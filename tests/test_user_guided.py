@@ -116,6 +116,8 @@ def test_tiny_untrained_evaluation_has_the_schema():
     assert math.isfinite(m["table"]["local_all"]["psnr"])
     assert m["curves"]["random"]["levin"][0] == pytest.approx(m["curves"]["gray"])  # no hints: Levin is grey
     assert 0 <= m["transfer"]["tv_auto"] <= 1
+    sat = m["saturation"]
+    assert 0 <= sat["min"] <= sat["mean"] <= sat["max"] <= 1 and sat["std"] > 0 and -1 <= sat["chroma_corr"] <= 1
     one = ch.lab_batch(test_set, [0])
     seq = ch.hint_sequence(run, one["L"],
                            one["ab"], steps=2)
@@ -168,3 +170,19 @@ def test_chapter1_predictions_are_for_the_same_scenes(size, size1):
     assert float(run.chapter1_resize_ceiling(range(4)).mean()) == pytest.approx(scores["right"])
     if size1 == size:
         assert scores["right"] == math.inf  # same size: the very same pixels
+
+
+def test_saturation_spread_measures_the_hint():
+    grey = torch.full((3, 3, 8, 8), 0.5)
+    vivid = torch.zeros(3, 3, 8, 8)
+    vivid[:, 0] = torch.tensor([1.0, 0.8, 0.6])[:, None, None]  # pure reds of decreasing brightness: S = 1
+    for rgb, mean in ((grey, 0.0), (vivid, 1.0)):
+        b = {"rgb": rgb}
+        b["L"], b["ab"] = ch.rgb_to_l_ab(rgb)
+        out = ch.saturation_spread(b)
+        assert out["mean"] == pytest.approx(mean, abs=1e-6) and out["std"] == pytest.approx(0.0, abs=1e-6)
+    mixed = torch.stack([grey[0], vivid[0], 0.5 * grey[0] + 0.5 * vivid[0]])
+    b = {"rgb": mixed}
+    b["L"], b["ab"] = ch.rgb_to_l_ab(mixed)
+    out = ch.saturation_spread(b)
+    assert out["std"] > 0.3 and out["chroma_corr"] > 0.9  # saturation and chroma rise together

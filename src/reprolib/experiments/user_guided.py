@@ -511,7 +511,18 @@ def evaluate(run: ChapterRun) -> dict:
         "unusual": unusual_colour_probe(run, b, run.settings["probes"]),
         "two_colours": {k: v for k, v in two.items() if isinstance(v, float)},
         "palette": palette_coverage(run, b, logits),
+        "saturation": saturation_spread(b),
     }
+
+
+def saturation_spread(b: dict) -> dict:
+    """How much the global saturation hint varies between the test images, and how well it tracks their
+    mean chroma |ab|: a statistic that barely varies tells the network little."""
+    sat = mean_saturation(b["rgb"]).double()
+    chroma = b["ab"].double().norm(dim=1).mean(dim=(1, 2))
+    corr = float(torch.corrcoef(torch.stack([sat, chroma]))[0, 1]) if len(sat) > 1 else float("nan")
+    return {"mean": float(sat.mean()), "std": float(sat.std()) if len(sat) > 1 else 0.0,
+            "min": float(sat.min()), "max": float(sat.max()), "chroma_corr": corr}
 
 
 # ---------------------------------------------------------------------------------------------
