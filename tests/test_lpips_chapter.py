@@ -151,3 +151,23 @@ def test_colorization_network_is_chapter_1s_cached_model(monkeypatch):
     ch1 = {c[1]: c for c in calls[1:]}
     assert calls[0] == ch1["full"]
     assert set(automatic.VARIANTS) <= set(ch1)
+
+
+def test_fixture_path_is_recorded_relative_to_the_checkout(tmp_path):
+    from reprolib.config import repo_root
+
+    root = repo_root()
+    assert root is not None
+    assert chapter._display_path(root / "tests" / "fixtures" / "lpips") == "tests/fixtures/lpips"
+    assert chapter._display_path(root.parent / "shared" / "fixtures" / "lpips") == "shared/fixtures/lpips"
+    assert chapter._display_path(None) is None
+    if not str(tmp_path.resolve()).startswith(str(root.parent.resolve())):
+        assert chapter._display_path(tmp_path) == str(tmp_path)  # elsewhere: kept absolute
+
+
+def test_run_remembers_when_it_was_prepared():
+    import time
+
+    before = time.perf_counter()
+    run = chapter.ChapterRun("smoke", 0, chapter.settings("smoke"), torch.device("cpu"))
+    assert before <= run.t0 <= time.perf_counter() and run.started.tzinfo is not None

@@ -404,6 +404,10 @@ class ChapterRun:
     metrics: dict = field(default_factory=dict)
     results: dict = field(default_factory=dict)
     timings: dict = field(default_factory=dict)
+    # when prepare() began: the provenance's wall time covers the whole run, also when the notebook calls
+    # prepare, train_all and finish one by one
+    started: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    t0: float = field(default_factory=time.perf_counter)
 
 
 def colorization_network(profile: str, seed: int = 0, device=None, force: bool = False):
@@ -611,6 +615,20 @@ def fixture_dir() -> Path | None:
     return None
 
 
+def _display_path(folder: Path | None) -> str | None:
+    """``folder`` relative to the repository (or the folder beside it that holds ``shared/``), so that the
+    results file does not depend on where the clone lives; absolute only when it is elsewhere."""
+    if folder is None:
+        return None
+    root = repo_root()
+    for base in ([root, root.parent] if root is not None else []):
+        try:
+            return folder.resolve().relative_to(base.resolve()).as_posix()
+        except ValueError:
+            continue
+    return str(folder)
+
+
 def load_png(path: Path) -> torch.Tensor:
     """An 8-bit RGB PNG as (1, 3, H, W) in [-1, 1] (``x / 127.5 - 1``, as the released example does)."""
     from PIL import Image
@@ -635,7 +653,7 @@ def official_facts(run: ChapterRun) -> dict:
         cal = run.calibrations.get(name)
         if cal is not None:
             out["zero_fraction"][f"{name}_lin_ours"] = [100.0 * f for f in zero_weight_fractions(cal.lins)]
-    out["example_fixture"] = str(folder) if folder is not None else None
+    out["example_fixture"] = _display_path(folder)
     return out
 
 
@@ -831,17 +849,16 @@ def paper_tables(runs: dict) -> list:
 def run_experiment(profile: str | None = None, seed: int = 0, force: bool = False, device=None,
                    write: bool = True) -> ChapterRun:
     """Run the whole chapter: :func:`prepare`, :func:`train_all`, then :func:`finish`."""
-    started = datetime.now(timezone.utc)
-    t0 = time.perf_counter()
     run = prepare(profile, seed, device)
     train_all(run, force=force)
-    return finish(run, started=started, t0=t0, write=write)
+    return finish(run, write=write)
 
 
 def finish(run: ChapterRun, started: datetime | None = None, t0: float | None = None, write: bool = True) -> ChapterRun:
-    """Evaluate a trained run, check the claims and facts, and write the results file."""
-    started = started or datetime.now(timezone.utc)
-    t0 = time.perf_counter() if t0 is None else t0
+    """Evaluate a trained run, check the claims and facts, and write the results file. The provenance's
+    start and wall time run from ``started``/``t0``, by default from when :func:`prepare` made ``run``."""
+    started = started or run.started
+    t0 = run.t0 if t0 is None else t0
     t1 = time.perf_counter()
     run.metrics = evaluate(run)
     run.timings["evaluate"] = time.perf_counter() - t1
