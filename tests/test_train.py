@@ -14,6 +14,7 @@ from reprolib.modelinfo import count_parameters, feature_memory, parameter_memor
 from reprolib.train import (
     TrainConfig,
     atomic_write,
+    fit_with,
     load_or_train,
     lr_factor,
     model_key,
@@ -249,11 +250,40 @@ def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
 
 
 def _fit_counter(calls: list, cfg: TrainConfig):
-    def fit(model, checkpoint_path):
-        calls.append(checkpoint_path)
-        return train(model, loss_fn, get_batch, cfg, device="cpu", progress=False, checkpoint_path=checkpoint_path)
+    fit = fit_with(loss_fn, get_batch, cfg, device="cpu", progress=False)
 
-    return fit
+    def counted(model, checkpoint_path):
+        calls.append(checkpoint_path)
+        return fit(model, checkpoint_path)
+
+    return counted
+
+
+def _crashing_fit(cfg: TrainConfig, at_step: int, message: str):
+    """A fit whose batch source dies at ``at_step``, as a kernel crash or a Colab disconnect would."""
+
+    def batch(step):
+        if step == at_step:
+            raise Crash(message)
+        return get_batch(step)
+
+    return fit_with(loss_fn, batch, cfg, device="cpu", progress=False)
+
+
+def test_fit_with_trains_and_checkpoints_at_the_given_path(tmp_path):
+    cfg = TrainConfig(**{**CFG, "steps": 8, "checkpoint_every": 4})
+    ckpt = tmp_path / "run.ckpt"
+    torch.manual_seed(0)
+    with pytest.raises(Crash):
+        _crashing_fit(cfg, 6, "stop")(TinyNet(), ckpt)
+    assert ckpt.exists()  # the checkpoint of step 4 went where load_or_train asked
+    resumed = TinyNet()  # other initial weights: the checkpoint replaces them
+    history = fit_with(loss_fn, get_batch, cfg, device="cpu", progress=False)(resumed, ckpt)
+    assert history["step"][-1] == 8
+    torch.manual_seed(0)
+    straight = TinyNet()
+    fit_with(loss_fn, get_batch, cfg, device="cpu", progress=False)(straight, tmp_path / "other.ckpt")
+    assert weights_equal(resumed, straight)
 
 
 def test_load_or_train_caches_by_config(tmp_path, monkeypatch):
@@ -332,13 +362,7 @@ def test_load_or_train_resumes_an_interrupted_fit(tmp_path, monkeypatch):
     cfg = TrainConfig(**{**CFG, "steps": 12, "checkpoint_every": 4})
     config = {"steps": 12, "seed": 7}
 
-    def crashing_fit(model, checkpoint_path):
-        def batch(step):
-            if step == 10:
-                raise Crash("kernel died")
-            return get_batch(step)
-        return train(model, loss_fn, batch, cfg, device="cpu", progress=False, checkpoint_path=checkpoint_path)
-
+    crashing_fit = _crashing_fit(cfg, 10, "kernel died")
     with pytest.raises(Crash):
         load_or_train("ch", "tiny", "smoke", config, TinyNet, crashing_fit, device="cpu")
     calls: list = []
@@ -373,13 +397,7 @@ def test_checkpoints_in_a_user_chosen_folder_survive_a_disconnect(tmp_path, monk
     cfg = TrainConfig(**{**CFG, "steps": 12, "checkpoint_every": 4})
     config = {"steps": 12, "seed": 3}
 
-    def crashing_fit(model, checkpoint_path):
-        def batch(step):
-            if step == 9:
-                raise Crash("runtime disconnected")
-            return get_batch(step)
-        return train(model, loss_fn, batch, cfg, device="cpu", progress=False, checkpoint_path=checkpoint_path)
-
+    crashing_fit = _crashing_fit(cfg, 9, "runtime disconnected")
     with pytest.raises(Crash):
         load_or_train("ch", "tiny", "smoke", config, TinyNet, crashing_fit, device="cpu")
     left = list(drive.rglob("*.ckpt"))

@@ -44,6 +44,7 @@ __all__ = [
     "TrainConfig",
     "train",
     "load_or_train",
+    "fit_with",
     "model_key",
     "show_progress",
     "atomic_write",
@@ -600,6 +601,23 @@ def model_key(name: str, config: Mapping[str, Any]) -> str:
     return f"{name}-{hashlib.sha256(payload.encode()).hexdigest()[:12]}"
 
 
+def fit_with(
+    loss_fn: Callable[[nn.Module, Any], Any],
+    get_batch: Callable[[int], Any],
+    cfg: TrainConfig,
+    device: str | torch.device | None = None,
+    **options: Any,
+) -> Callable[[nn.Module, Path], dict[str, Any]]:
+    """The ``fit(model, checkpoint_path)`` that :func:`load_or_train` wants, for a plain :func:`train` run:
+    it trains with ``loss_fn``, ``get_batch`` and ``cfg`` on ``device`` and checkpoints to the path it is
+    given, so an interrupted training resumes. ``options`` go to :func:`train` (``desc``, ``progress``...)."""
+
+    def fit(model: nn.Module, checkpoint_path: Path) -> dict[str, Any]:
+        return train(model, loss_fn, get_batch, cfg, device=device, checkpoint_path=checkpoint_path, **options)
+
+    return fit
+
+
 def load_or_train(
     chapter: str,
     name: str,
@@ -618,8 +636,8 @@ def load_or_train(
     * Not cached, ``force=True``, or env ``REPROLIB_RETRAIN=1``: seed everything with
       ``config.get("seed", 0)``, ``build()``, move the model to ``device``, call
       ``fit(model, checkpoint_path)``, which trains it, normally with
-      ``train(..., device=<same device>, checkpoint_path=checkpoint_path)`` so that an interrupted
-      training resumes on the next call, and returns the history. Then the weights, history and
+      ``train(..., device=<same device>, checkpoint_path=checkpoint_path)`` (:func:`fit_with` makes such
+      a ``fit``) so that an interrupted training resumes on the next call, and returns the history. Then the weights, history and
       config are saved atomically and the checkpoint is deleted.
 
     Returns:

@@ -32,8 +32,9 @@ from ..metrics import auc, class_balanced_auc, colorfulness, mass_on_modes, psnr
 from ..modelinfo import count_parameters, feature_memory
 from ..models import ECCV16, SmallClassifier
 from ..papers import zhang2016
-from ..results import all_greater, custom, evaluate_claims, fact, greater, not_testable, provenance, write_results
-from ..train import TrainConfig, load_or_train, train
+from ..results import all_greater, custom, fact, greater, not_testable, provenance
+from ..train import TrainConfig, fit_with, load_or_train
+from .run import ChapterRunBase
 
 CHAPTER = "automatic"
 TITLE = "1. Automatic colorization as classification"
@@ -148,10 +149,7 @@ def _fit_colorizer(variant: str, train_set: ColorWorld, weights: torch.Tensor, s
             return l2_loss(out, ab)
         return classification_loss(out, ab, w if variant == "full" else None)
 
-    def fit(model, checkpoint_path):
-        return train(model, loss_fn, get_batch, cfg, device=device, checkpoint_path=checkpoint_path)
-
-    return fit
+    return fit_with(loss_fn, get_batch, cfg, device=device)
 
 
 def _fit_classifier(train_set: ColorWorld, s: dict, seed: int, device):
@@ -167,29 +165,19 @@ def _fit_classifier(train_set: ColorWorld, s: dict, seed: int, device):
         logits = model(batch["rgb"].to(device))
         return F.cross_entropy(logits, batch["label"].to(device))
 
-    def fit(model, checkpoint_path):
-        return train(model, loss_fn, get_batch, cfg, device=device, checkpoint_path=checkpoint_path)
-
-    return fit
+    return fit_with(loss_fn, get_batch, cfg, device=device)
 
 
 @dataclass
-class ChapterRun:
+class ChapterRun(ChapterRunBase):
     """Everything the notebook needs after a run: data, models, prior, metrics and the results dict."""
 
-    profile: str
-    seed: int
-    settings: dict
-    device: torch.device
     train_set: ColorWorld
     test_set: ColorWorld
     prior: torch.Tensor
     weights: torch.Tensor
     models: dict = field(default_factory=dict)
     classifier: torch.nn.Module | None = None
-    histories: dict = field(default_factory=dict)
-    metrics: dict = field(default_factory=dict)
-    results: dict = field(default_factory=dict)
 
     def colorize(self, variant: str, L: torch.Tensor, T: float = zhang2016.TEMPERATURE.value) -> torch.Tensor:
         """ab prediction (N,2,H,W) of a trained variant for L (N,1,H,W) in [0, 100]."""
@@ -504,12 +492,7 @@ def run_experiment(profile: str | None = None, seed: int = 0, force: bool = Fals
     run.metrics = evaluate(run)
     model = model_facts()
     run.metrics["model"] = model
-    run.metrics["training"] = {
-        name: {"cached": info["cached"], "train_seconds": info["history"].get("wall_seconds"),
-               "steps_per_second": info["history"].get("steps_per_second"),
-               "final_loss": info["history"]["loss"][-1] if info["history"].get("loss") else None}
-        for name, info in run.histories.items()
-    }
+    run.metrics["training"] = run.training_summary()
     s = run.settings
     prov = provenance(
         seed=seed, profile=run.profile, device=run.device, started=started,
@@ -518,13 +501,7 @@ def run_experiment(profile: str | None = None, seed: int = 0, force: bool = Fals
               "prior_images": s["prior_images"], "test_images": s["n_test"], "width": s["width"],
               "steps": s["steps"], "batch": s["batch"]},
     )
-    run.results = {
-        "chapter": CHAPTER, "profile": run.profile, "provenance": prov, "metrics": run.metrics,
-        "claims": evaluate_claims(claims(), run.metrics), "facts": facts(model),
-    }
-    if write:
-        write_results(CHAPTER, run.profile, run.metrics, run.results["claims"], run.results["facts"], prov)
-    return run
+    return run.conclude(CHAPTER, claims(), facts(model), prov, write=write)
 
 
 def run(profile: str | None = None, seed: int = 0, force: bool = False, device=None) -> dict:

@@ -53,8 +53,9 @@ from ..nn.backbones import TAP_CHANNELS
 from ..papers import zhang2018
 from ..perceptual import (RankingHead, jnd_map, l2_distance, lr_schedule, psnr_distance, ranking_loss,
                           ssim_distance, train_lin, two_afc_credit)
-from ..results import custom, evaluate_claims, fact, not_testable, provenance, write_results
+from ..results import custom, fact, not_testable, provenance
 from ..train import load_or_train
+from .run import ChapterRunBase
 
 CHAPTER = "lpips"
 TITLE = "5. LPIPS: deep features as a perceptual metric"
@@ -387,22 +388,15 @@ def _concat(a: J.TwoAFC, b: J.TwoAFC) -> J.TwoAFC:
 
 
 @dataclass
-class ChapterRun:
+class ChapterRun(ChapterRunBase):
     """Everything the notebook needs after a run."""
 
-    profile: str
-    seed: int
-    settings: dict
-    device: torch.device
     sets: Sets | None = None
     modules: dict = field(default_factory=dict)  # name -> LPIPS or ColorizationTrunk
     vectors: dict = field(default_factory=dict)  # (trunk, set) -> tensors
     weights: dict = field(default_factory=dict)  # metric -> w vector
     calibrations: dict = field(default_factory=dict)
-    histories: dict = field(default_factory=dict)
     distances: dict = field(default_factory=dict)  # (metric, set) -> (d0, d1) or d
-    metrics: dict = field(default_factory=dict)
-    results: dict = field(default_factory=dict)
     timings: dict = field(default_factory=dict)
     # when prepare() began: the provenance's wall time covers the whole run, also when the notebook calls
     # prepare, train_all and finish one by one
@@ -880,11 +874,7 @@ def finish(run: ChapterRun, started: datetime | None = None, t0: float | None = 
               "held_out_families": sets.heldout_families, "train_families": sets.train_families,
               "patches": "bundled photos (test split) + ColorWorld; training: photos (train split) + ColorWorld"},
     )
-    run.results = {"chapter": CHAPTER, "profile": run.profile, "provenance": prov, "metrics": run.metrics,
-                   "claims": evaluate_claims(claims(), run.metrics), "facts": facts(run.metrics)}
-    if write:
-        write_results(CHAPTER, run.profile, run.metrics, run.results["claims"], run.results["facts"], prov)
-    return run
+    return run.conclude(CHAPTER, claims(), facts(run.metrics), prov, write=write)
 
 
 def run(profile: str | None = None, seed: int = 0, force: bool = False, device=None) -> dict:

@@ -48,8 +48,9 @@ from ..models.siggraph17 import (
 from ..palette import distribution_at, suggest_colors
 from ..papers import zhang2017
 from ..quantize import NUM_AB_BINS
-from ..results import all_greater, custom, evaluate_claims, fact, not_testable, provenance, write_results
-from ..train import TrainConfig, load_or_train, train
+from ..results import all_greater, custom, fact, not_testable, provenance
+from ..train import TrainConfig, fit_with, load_or_train
+from .run import ChapterRunBase
 
 CHAPTER = "user_guided"
 TITLE = "2. User-guided colorization"
@@ -184,26 +185,16 @@ def _fit(kind: str, train_set: ColorWorld, s: dict, seed: int, device):
             return local_loss(model, L, ab)
         return global_loss(model, L, ab, batch["rgb"].to(device))
 
-    def fit(model, checkpoint_path):
-        return train(model, loss_fn, get_batch, cfg, device=device, checkpoint_path=checkpoint_path, desc=kind)
-
-    return fit
+    return fit_with(loss_fn, get_batch, cfg, device=device, desc=kind)
 
 
 @dataclass
-class ChapterRun:
-    """Everything the notebook needs after a run: data, the two networks, metrics and the results dict."""
+class ChapterRun(ChapterRunBase):
+    """Everything the notebook needs after a run: data, the two networks (and Chapter 1's), metrics, results."""
 
-    profile: str
-    seed: int
-    settings: dict
-    device: torch.device
     train_set: ColorWorld
     test_set: ColorWorld
     models: dict = field(default_factory=dict)
-    histories: dict = field(default_factory=dict)
-    metrics: dict = field(default_factory=dict)
-    results: dict = field(default_factory=dict)
     chapter1_size: int | None = None  # image side Chapter 1's models were trained at (set by load_chapter1)
 
     @torch.no_grad()
@@ -795,11 +786,7 @@ def run_experiment(profile: str | None = None, seed: int = 0, force: bool = Fals
     run.metrics = evaluate(run)
     measured = model_facts()
     run.metrics["model"] = measured
-    run.metrics["training"] = {
-        name: {"cached": info["cached"], "train_seconds": info["history"].get("wall_seconds"),
-               "final_loss": info["history"]["loss"][-1] if info["history"].get("loss") else None}
-        for name, info in run.histories.items()
-    }
+    run.metrics["training"] = run.training_summary()
     s = run.settings
     prov = provenance(seed=seed, profile=run.profile, device=run.device, started=started,
                       wall_seconds=time.perf_counter() - t0,
@@ -807,11 +794,7 @@ def run_experiment(profile: str | None = None, seed: int = 0, force: bool = Fals
                             "train_images_global": s["global_steps"] * s["batch"], "test_images": s["n_test"],
                             "width": s["width"], "steps": s["steps"], "global_steps": s["global_steps"],
                             "batch": s["batch"]})
-    run.results = {"chapter": CHAPTER, "profile": run.profile, "provenance": prov, "metrics": run.metrics,
-                   "claims": evaluate_claims(claims(), run.metrics), "facts": facts(measured)}
-    if write:
-        write_results(CHAPTER, run.profile, run.metrics, run.results["claims"], run.results["facts"], prov)
-    return run
+    return run.conclude(CHAPTER, claims(), facts(measured), prov, write=write)
 
 
 def run(profile: str | None = None, seed: int = 0, force: bool = False, device=None) -> dict:

@@ -1,0 +1,46 @@
+"""The part of a chapter run that every chapter shares: its training summary and how results are recorded."""
+
+import json
+from datetime import datetime, timezone
+
+import pytest
+import torch
+
+from reprolib.experiments.run import ChapterRunBase
+from reprolib.results import greater, provenance
+
+
+def _run():
+    run = ChapterRunBase("smoke", 3, {"size": 32}, torch.device("cpu"))
+    run.histories = {
+        "net": {"cached": False, "history": {"wall_seconds": 2.5, "steps_per_second": 8.0, "loss": [3.0, 1.5]}},
+        "old": {"cached": True, "history": {}},
+    }
+    run.metrics = {"a": 2.0, "b": 1.0}
+    return run
+
+
+def test_training_summary_per_model():
+    s = _run().training_summary()
+    assert s["net"] == {"cached": False, "train_seconds": 2.5, "steps_per_second": 8.0, "final_loss": 1.5}
+    assert s["old"] == {"cached": True, "train_seconds": None, "steps_per_second": None, "final_loss": None}
+
+
+def test_conclude_checks_claims_and_writes_the_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("REPROLIB_RESULTS", str(tmp_path))
+    claims = [greater("a_beats_b", "a is larger than b", "a", "b", margin=0.5),
+              greater("b_beats_a", "b is larger than a", "b", "a", margin=0.5)]
+    prov = provenance(seed=3, profile="smoke", device="cpu", started=datetime.now(timezone.utc), wall_seconds=1.0, data={})
+    run = _run()
+    assert run.conclude("demo", claims, [], prov, write=False) is run
+    assert [c["verdict"] for c in run.results["claims"]] == ["reproduced", "not_reproduced"]
+    assert not (tmp_path / "smoke" / "demo.json").exists()  # write=False writes nothing
+    run.conclude("demo", claims, [], prov)
+    saved = json.loads((tmp_path / "smoke" / "demo.json").read_text())
+    assert saved["chapter"] == "demo" and saved["profile"] == "smoke" and saved["metrics"] == {"a": 2.0, "b": 1.0}
+    assert [c["verdict"] for c in saved["claims"]] == ["reproduced", "not_reproduced"]
+
+
+def test_run_fields_after_the_first_four_are_keywords():
+    with pytest.raises(TypeError):
+        ChapterRunBase("smoke", 0, {}, torch.device("cpu"), {})  # histories must be named
