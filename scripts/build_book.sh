@@ -17,7 +17,11 @@ fi
 echo "[book] executing chapters in the '$profile' profile and building the HTML"
 start=$(date +%s)
 python scripts/vendor_js.py
-jupyter-book build . --builder html
+# Progress: reprolib appends what it trains to this file from inside the kernels (reprolib.progress);
+# book_progress.py prints those lines and "chapter k of N" beside Jupyter Book's own output.
+export REPROLIB_PROGRESS="$PWD/_build/progress.log"
+: > "$REPROLIB_PROGRESS"
+PYTHONUNBUFFERED=1 jupyter-book build . --builder html 2>&1 | python scripts/book_progress.py --progress-file "$REPROLIB_PROGRESS"
 echo
 echo "[book] built in $(( $(date +%s) - start )) s: $PWD/_build/html/index.html"
 python -m reprolib summary --profile "$profile"

@@ -1,6 +1,7 @@
 """Browser test of the built HTML book (headless Chromium driven by Playwright).
 
-Run by the test command after the book is built (``_build/html``); skipped, with the reason, when
+Run by the test command after its own build of the book (``$REPROLIB_TEST_HTML``, by default
+``_build/test/_build/html``; never the reader's ``_build/html``, unless pointed there); skipped, with the reason, when
 Playwright or Chromium is missing (Debian: ``apt-get install chromium``). The browser runs with the network
 cut: DNS resolves nothing and every request that is not a local file is aborted and reported, so a page
 that needs a CDN fails here.
@@ -25,7 +26,7 @@ import yaml
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[1]
-HTML = ROOT / "_build" / "html"
+HTML = Path(os.environ.get("REPROLIB_TEST_HTML") or ROOT / "_build" / "test" / "_build" / "html")
 SHOTS = ROOT / "screenshots"
 
 
@@ -54,7 +55,8 @@ def browser():
     if exe is None:
         pytest.skip("Chromium not found: install it (Debian: apt-get install chromium) or set REPROLIB_CHROMIUM")
     if not (HTML / "index.html").exists():
-        pytest.fail(f"no built book in {HTML}; build it first (make book, or the test command's build step)")
+        pytest.fail(f"no built book in {HTML}; build it first (the test command's build step), or point "
+                    "REPROLIB_TEST_HTML at a built book's html folder")
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(
             executable_path=exe,

@@ -92,3 +92,31 @@ def test_module_entry_point_help():
     assert r.returncode == 0
     for command in ("reproduce", "list", "summary"):
         assert command in r.stdout
+
+
+def _recorded(a: float, verdict: str) -> dict:
+    return {"metrics": {"a": a, "b": 1.0},
+            "provenance": {"device": {"cpu_model": "Some CPU", "cpu_capability": "AVX2", "torch_threads": 2}},
+            "claims": [{"id": "a_beats_b", "verdict": verdict}, {"id": "amt", "verdict": "not_testable"}]}
+
+
+def test_check_reruns_in_a_temporary_folder_and_compares_with_the_committed_file(fake_chapters, capsys, monkeypatch):
+    calls, root = fake_chapters
+    monkeypatch.setattr("reprolib.results.recorded_results", lambda name, profile: _recorded(2.5, "reproduced"))
+    assert main(["reproduce", "alpha", "--profile", "fast", "--check"]) == 0
+    out = capsys.readouterr().out
+    assert "recorded on Some CPU, capability AVX2, 2 threads" in out
+    assert "a_beats_b" in out and "DIFFERS" not in out and "every verdict is the one recorded" in out
+    assert "1 of 2 numbers identical" in out and "-0.5 (20.0%)" in out  # a: 2.5 recorded, 2.0 now
+    assert not (root / "fast").exists()  # written to a temporary folder, not to REPROLIB_RESULTS
+    assert str(root) == __import__("os").environ["REPROLIB_RESULTS"]  # the environment is restored
+
+
+def test_check_exits_1_when_a_verdict_differs_or_nothing_is_recorded(fake_chapters, capsys, monkeypatch):
+    monkeypatch.setattr("reprolib.results.recorded_results", lambda name, profile: _recorded(1.2, "not_reproduced"))
+    assert main(["reproduce", "alpha", "--profile", "fast", "--check"]) == 1
+    captured = capsys.readouterr()
+    assert "DIFFERS" in captured.out and "verdicts differ" in captured.err
+    monkeypatch.setattr("reprolib.results.recorded_results", lambda name, profile: None)
+    assert main(["reproduce", "alpha", "--profile", "fast", "--check"]) == 1
+    assert "no committed book/results/fast/alpha.json" in capsys.readouterr().err

@@ -158,6 +158,16 @@ def test_provenance_records_versions_device_and_utc_time():
         provenance(0, "slow", {}, started, 1.0, "cpu")
 
 
+def test_provenance_records_the_cpu_capability_that_ran_it(monkeypatch):
+    started = datetime(2024, 5, 1, tzinfo=timezone.utc)
+    p = provenance(0, "fast", {}, started, 1.0, "cpu")
+    assert p["device"]["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    assert isinstance(p["device"]["cpu_model"], str) and p["device"]["cpu_model"]
+    # what ATEN_CPU_CAPABILITY selects is what is recorded (read at each call, not at import)
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "DEFAULT")
+    assert provenance(0, "fast", {}, started, 1.0, "cpu")["device"]["cpu_capability"] == "DEFAULT"
+
+
 # ------------------------------------------------------------------------------------------
 # results files
 

@@ -412,3 +412,28 @@ def test_checkpoints_in_a_user_chosen_folder_survive_a_disconnect(tmp_path, monk
     fresh, _ = load_or_train("ch", "tiny", "smoke", config, TinyNet, _fit_counter(calls, cfg), force=True,
                              device="cpu")
     assert weights_equal(resumed, fresh)
+
+
+def test_progress_lines_go_to_the_progress_file_only_when_one_is_named(tmp_path, monkeypatch, capsys):
+    from reprolib import progress
+
+    monkeypatch.setenv("REPROLIB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("REPROLIB_RETRAIN", raising=False)
+    log = tmp_path / "progress.log"
+    monkeypatch.setenv(progress.PROGRESS_ENV, str(log))
+    monkeypatch.setattr(progress, "EVERY_SECONDS", 0.0)  # a step line at every step
+    cfg = TrainConfig(**{**CFG, "steps": 4, "log_every": 2})
+    config = {"steps": 4, "seed": 1}
+    load_or_train("ch", "tiny", "smoke", config, TinyNet, _fit_counter([], cfg), device="cpu")
+    load_or_train("ch", "tiny", "smoke", config, TinyNet, _fit_counter([], cfg), device="cpu")
+    lines = log.read_text().splitlines()
+    assert lines[0] == "ch/tiny (smoke): training"
+    steps = [ln for ln in lines if ": step " in ln]
+    assert [ln.split(": step ")[1].split(",")[0].split(" ")[0] for ln in steps] == ["1/4", "2/4", "3/4", "4/4"]
+    assert all(ln.startswith("ch/tiny (smoke): step") for ln in steps) and "loss" in steps[-1]
+    assert lines[-2].startswith("ch/tiny (smoke): trained in ") and lines[-1] == "ch/tiny (smoke): loaded from the model cache"
+    assert capsys.readouterr().out == ""  # nothing printed where a notebook would show it
+    monkeypatch.delenv(progress.PROGRESS_ENV)
+    log.unlink()
+    load_or_train("ch", "tiny", "smoke", config, TinyNet, _fit_counter([], cfg), device="cpu", force=True)
+    assert not log.exists()

@@ -2,6 +2,7 @@
 
     python -m reprolib reproduce automatic --profile fast [--seed 0] [--force] [--device cuda]
     python -m reprolib reproduce all --profile smoke
+    python -m reprolib reproduce all --profile fast --check   # re-run and compare with the committed files
     python -m reprolib list
     python -m reprolib summary [--profile fast]
     python -m reprolib fetch-weights [--force]
@@ -9,7 +10,8 @@
 ``reproduce`` imports the chapter's ``run`` function lazily from the registry
 ``reprolib.experiments.CHAPTERS`` (name -> ``"module:function"``); ``run`` writes
 ``<results_dir(profile)>/<chapter>.json`` and returns the results dict. Exit codes: 0 success,
-1 a chapter failed, 2 bad usage (unknown chapter or profile).
+1 a chapter failed (with ``--check``: a verdict differs from the committed one, or there is no
+committed file to compare with), 2 bad usage (unknown chapter or profile).
 """
 
 from __future__ import annotations
@@ -57,6 +59,12 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     r.add_argument("--force", action="store_true", help="retrain models even when cached")
     r.add_argument("--device", default=None, help="torch device, e.g. cpu or cuda (default: CUDA if present)")
+    r.add_argument(
+        "--check", action="store_true",
+        help="re-run from scratch into a temporary folder (results and model cache) and compare with the committed "
+             "book/results/PROFILE/CHAPTER.json: every verdict must be the same (exit 1 otherwise); every "
+             "metric's difference is printed. The committed file is not touched.",
+    )
     sub.add_parser("list", help="list the chapters")
     s = sub.add_parser("summary", help="one line per chapter from the results files")
     s.add_argument("--profile", choices=PROFILES, default=None, help="only this profile (default: all)")
@@ -96,6 +104,8 @@ def _reproduce(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
         profile = get_profile(args.profile)
     except ValueError as e:  # a bad REPROLIB_PROFILE
         parser.error(str(e))
+    if args.check:
+        return _check(names, chapters, profile, args)
     failed = []
     for name in names:
         print(f"== {name} (profile {profile}, seed {args.seed})", flush=True)
@@ -116,6 +126,68 @@ def _reproduce(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
         print(f"failed: {', '.join(failed)}", file=sys.stderr)
         return 1
     return 0
+
+
+def _check(names: list[str], chapters: dict[str, str], profile: str, args: argparse.Namespace) -> int:
+    """``reproduce --check``: run each chapter afresh in temporary folders and compare with its committed file."""
+    import os
+    import tempfile
+
+    from .results import RESULTS_ENV, compare_results, recorded_results
+    from .config import CACHE_ENV
+
+    bad = []
+    for name in names:
+        recorded = recorded_results(name, profile)
+        if recorded is None:
+            print(f"{name}: no committed book/results/{profile}/{name}.json to compare with", file=sys.stderr)
+            bad.append(name)
+            continue
+        print(f"== {name} (profile {profile}, seed {args.seed}): re-running from an empty model cache", flush=True)
+        saved = {k: os.environ.get(k) for k in (RESULTS_ENV, CACHE_ENV)}
+        with tempfile.TemporaryDirectory(prefix="reprolib-check-") as tmp:
+            os.environ[RESULTS_ENV] = os.path.join(tmp, "results")
+            os.environ[CACHE_ENV] = os.path.join(tmp, "models")
+            try:
+                fresh = _resolve(chapters[name])(profile=profile, seed=args.seed, force=args.force, device=args.device)
+            finally:
+                for k, v in saved.items():
+                    if v is None:
+                        os.environ.pop(k, None)
+                    else:
+                        os.environ[k] = v
+        cmp = compare_results(recorded, fresh)
+        print(format_comparison(name, cmp, recorded, fresh), flush=True)
+        if not cmp["same_verdicts"]:
+            bad.append(name)
+    if bad:
+        print(f"verdicts differ from the committed files (or nothing to compare): {', '.join(bad)}", file=sys.stderr)
+        return 1
+    print("every verdict is the one recorded")
+    return 0
+
+
+def format_comparison(name: str, cmp: dict, recorded: dict, fresh: dict) -> str:
+    """The text ``reproduce --check`` prints: the machines, the verdicts side by side, every metric's difference."""
+    def machine(res: dict) -> str:
+        d = res.get("provenance", {}).get("device", {})
+        return (f"{d.get('cpu_model', 'cpu model not recorded')}, capability {d.get('cpu_capability', 'not recorded')}, "
+                f"{d.get('torch_threads', '?')} threads")
+
+    lines = [f"-- {name}: recorded on {machine(recorded)}", f"   this run on {machine(fresh)}", "   verdicts:"]
+    for cid, a, b in cmp["verdicts"]:
+        lines.append(f"     {cid:<42} recorded {str(a):<15} now {str(b):<15} {'same' if a == b else 'DIFFERS'}")
+    rows = [r for r in cmp["metrics"] if r[3] is not None]
+    same = sum(r[3] == 0 for r in rows)
+    lines.append(f"   metrics: {same} of {len(rows)} numbers identical; each difference (now - recorded):")
+    for key, a, b, d in cmp["metrics"]:
+        if d is None:
+            if a != b:
+                lines.append(f"     {key:<60} recorded {a!r} now {b!r}")
+            continue
+        rel = abs(d) / max(abs(float(a)), 1e-12)
+        lines.append(f"     {key:<60} {float(a):>12.6g} {float(b):>12.6g}  {d:+.3g} ({rel:.1%})")
+    return "\n".join(lines)
 
 
 def _list() -> int:

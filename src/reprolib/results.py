@@ -53,6 +53,10 @@ __all__ = [
     "write_results",
     "load_results",
     "claims_summary",
+    "recheck",
+    "recorded_claims_text",
+    "flat_metrics",
+    "compare_results",
     "ComparisonTable",
     "VerdictTable",
     "comparison_table",
@@ -352,6 +356,18 @@ def fact(
 # provenance and results files
 
 
+def cpu_model() -> str:
+    """The processor's name (``model name`` of /proc/cpuinfo on Linux; platform's answer elsewhere)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.lower().startswith("model name") and ":" in line:
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
 def provenance(
     seed: int,
     profile: str,
@@ -381,6 +397,10 @@ def provenance(
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "platform": platform.platform(),
+        # the vector unit ATen's CPU kernels use (AVX512, AVX2, DEFAULT...; ATEN_CPU_CAPABILITY lowers it)
+        # and the processor: results differ between them in the last bits, and after training by more
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "cpu_model": cpu_model(),
     }
     if dev.type == "cuda" and torch.cuda.is_available():
         dev_info["name"] = torch.cuda.get_device_name(dev)
@@ -540,6 +560,82 @@ def recorded_results(chapter: str, profile: str) -> dict[str, Any] | None:
     if root is None:
         return None
     return load_results(chapter, profile, directory=root / "book" / "results" / profile)
+
+
+def recheck(results: Mapping[str, Any], claims: Iterable[Claim]) -> list[str]:
+    """Problems found by judging ``claims`` again on the metrics recorded in ``results`` (a results dict):
+    a claim whose verdict now differs from the recorded one, a claim missing from the file or one the
+    file has but the chapter no longer states, and a fact whose recorded ``ok`` does not follow from its
+    recorded numbers. An empty list means the file is consistent with the code that checks it.
+
+    The metrics were rounded to 6 significant digits when written, so a verdict would change only where
+    a compared difference lies within about 1e-6 (relative) of its margin.
+    """
+    problems = []
+    recorded = {c["id"]: c for c in _claim_list(results)}
+    fresh = evaluate_claims(claims, results["metrics"])
+    for c in fresh:
+        r = recorded.pop(c["id"], None)
+        if r is None:
+            problems.append(f"claim {c['id']!r} is not in the results file")
+        elif r["verdict"] != c["verdict"]:
+            problems.append(f"claim {c['id']!r}: recorded {r['verdict']}, the recorded metrics give {c['verdict']}")
+    problems += [f"claim {k!r} is in the results file but no longer a claim of the chapter" for k in recorded]
+    for f in results.get("facts", []):
+        again = fact(f["name"], f["expected"], f["measured"], tol=f.get("tol", 0))
+        if again["ok"] != f["ok"]:
+            problems.append(f"fact {f['name']!r}: recorded ok={f['ok']}, its recorded numbers give ok={again['ok']}")
+    return problems
+
+
+def flat_metrics(metrics: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"a.b.c": value}`` for every leaf of a nested metrics dict (a list's items are ``key[i]``)."""
+    out: dict[str, Any] = {}
+
+    def walk(x: Any, key: str) -> None:
+        if isinstance(x, Mapping):
+            for k, v in x.items():
+                walk(v, f"{key}.{k}" if key else str(k))
+        elif isinstance(x, (list, tuple)):
+            for i, v in enumerate(x):
+                walk(v, f"{key}[{i}]")
+        else:
+            out[key] = x
+
+    walk(metrics, prefix)
+    return out
+
+
+def compare_results(recorded: Mapping[str, Any], fresh: Mapping[str, Any]) -> dict[str, Any]:
+    """Set a fresh run beside a recorded one: ``verdicts`` (id, recorded, fresh) for every claim of
+    either, ``metrics`` (key, recorded, fresh, difference) for every number of either (difference None
+    where one side lacks it or is not a number), and ``same_verdicts``."""
+    rv = {c["id"]: c["verdict"] for c in _claim_list(recorded)}
+    fv = {c["id"]: c["verdict"] for c in _claim_list(fresh)}
+    verdicts = [(k, rv.get(k), fv.get(k)) for k in dict.fromkeys([*rv, *fv])]
+    rm, fm = flat_metrics(recorded["metrics"]), flat_metrics(fresh["metrics"])
+    rows = []
+    for k in dict.fromkeys([*rm, *fm]):
+        a, b = rm.get(k), fm.get(k)
+        diff = float(b) - float(a) if _is_number(a) and _is_number(b) else None
+        rows.append((k, a, b, diff))
+    return {"verdicts": verdicts, "metrics": rows, "same_verdicts": all(a == b for _, a, b in verdicts)}
+
+
+def recorded_claims_text(results: Mapping[str, Any] | None, width: int = 100) -> str:
+    """The claims of a recorded run as text, one wrapped item each: ``- id: verdict. evidence summary``.
+
+    A chapter prints its committed ``fast`` (and ``full``) run with this; the text depends only on the
+    committed file, so the notebook tests compare it on every machine."""
+    import textwrap
+
+    if results is None:
+        return "no recorded run yet"
+    return "\n".join(
+        textwrap.fill(f"- {c['id']}: {c['verdict'].replace('_', ' ')}. {c['evidence'].get('summary', '')}".rstrip(),
+                      width=width, subsequent_indent="  ")
+        for c in _claim_list(results)
+    )
 
 
 def _claim_list(results: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None) -> list[Mapping[str, Any]]:

@@ -39,6 +39,7 @@ import torch
 from torch import nn
 
 from .config import cache_dir, get_device, get_profile, seed_everything
+from .progress import Steps, report, task
 
 __all__ = [
     "TrainConfig",
@@ -528,6 +529,7 @@ def train(
     t0 = time.perf_counter()
     model.train()
     bar = tqdm(total=cfg.steps, initial=start, desc=desc, disable=not show_progress(progress), dynamic_ncols=True)
+    steps_line = Steps(cfg.steps, start=start)  # the build's progress lines (reprolib.progress); off elsewhere
     try:
         for step in range(start, end):
             factor = lr_factor(step, cfg.lr_milestones, cfg.lr_gamma)
@@ -555,6 +557,7 @@ def train(
                 record(done, optimizer.param_groups[0]["lr"])
                 bar.set_postfix(loss=f"{history['loss'][-1]:.4g}", refresh=False)
             bar.update(1)
+            steps_line.update(done, history["loss"][-1] if history["loss"] else None)
             if ckpt is not None and (
                 done == end or (cfg.checkpoint_every is not None and done % cfg.checkpoint_every == 0)
             ):
@@ -658,7 +661,9 @@ def load_or_train(
     retrain = force or os.environ.get(RETRAIN_ENV, "").strip() == "1"
     t0 = time.perf_counter()
 
+    label = f"{chapter}/{name} ({profile})"
     if path.exists() and not retrain:
+        report(f"{label}: loaded from the model cache")
         stored = torch.load(path, map_location="cpu", weights_only=True)
         if stored.get("format") != _MODEL_FORMAT or stored.get("config") != config_plain:
             raise ValueError(
@@ -681,7 +686,9 @@ def load_or_train(
         if not isinstance(model, nn.Module):
             raise TypeError(f"build() must return an nn.Module, got {type(model).__name__}")
         model.to(device)
-        history = fit(model, ckpt)
+        report(f"{label}: training" + (" (resuming from its checkpoint)" if ckpt.exists() else ""))
+        with task(label):
+            history = fit(model, ckpt)
         if not isinstance(history, Mapping):
             raise TypeError(f"fit must return the training history (a dict), got {type(history).__name__}")
         history = dict(history)
@@ -703,6 +710,7 @@ def load_or_train(
             ckpt.unlink()
         model.to(device).eval()
         cached = False
+        report(f"{label}: trained in {time.perf_counter() - t0:.0f} s")
     info = {
         "cached": cached,
         "history": history,
