@@ -2,7 +2,7 @@ PAGES = book/summary.ipynb book/instructors.ipynb
 CHAPTER_NOTEBOOKS = $(filter-out $(PAGES),$(wildcard book/*.ipynb))
 
 # Convenience targets; the README's two commands are `make book` and `make test`.
-.PHONY: book test setup notebooks timings student clean
+.PHONY: book test setup notebooks timings verify student clean
 
 book:        ## execute the chapters (default profile) and build the HTML book
 	bash scripts/build_book.sh
@@ -27,6 +27,10 @@ timings:     ## build the book in the fast profile from empty caches and record 
 	REPROLIB_PROFILE=fast REPROLIB_CACHE="$$(mktemp -d)" bash scripts/build_book.sh
 	.venv/bin/python scripts/execute_notebooks.py --profile fast --from-build-cache
 	.venv/bin/python scripts/sync_chapter_headers.py
+
+verify:      ## re-run every chapter's fast profile from scratch in a temporary folder and compare with the committed results
+	bash scripts/setup.sh
+	.venv/bin/python -m reprolib reproduce all --profile fast --check
 
 student:     ## write the student notebooks (solutions removed) to student/
 	bash scripts/setup.sh

@@ -62,14 +62,14 @@ def main() -> int:
     parser.add_argument("--progress-file", type=Path, required=True)
     args = parser.parse_args()
     names = chapters()
-    executing = re.compile(r"[Ee]xecuting.*?([\w.-]+)\.ipynb")
+    notebook = re.compile(r"([\w.-]+)\.ipynb")  # Jupyter Book: "/.../book/automatic.ipynb: Executing notebook ..."
     stop = threading.Event()
     watcher = threading.Thread(target=follow, args=(args.progress_file, stop), daemon=True)
     watcher.start()
     try:
         for line in sys.stdin:
             say(line.rstrip("\n"))
-            m = executing.search(line)
+            m = notebook.search(line) if "Executing notebook" in line else None
             if m and m.group(1) in names:
                 k = names.index(m.group(1)) + 1
                 say(f"[book] {stamp()} chapter {k} of {len(names)}: {m.group(1)} (book/{m.group(1)}.ipynb) executing")

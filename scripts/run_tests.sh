@@ -27,11 +27,11 @@ book_manifest() {
 before=$(book_manifest | sha256sum)
 
 native=$(python -c "import torch; print(torch.backends.cpu.get_cpu_capability())")
-echo "[test] 1/7 unit tests (CPU capability $native, $(python -c 'import torch; print(torch.get_num_threads())') threads)"
-python -m pytest tests -q -p no:cacheprovider -m "not browser and not book_build and not colab_sim"
+echo "[test] 1/7 unit tests (CPU capability $native, 2 torch threads)"
+REPROLIB_TEST_THREADS=2 python -m pytest tests -q -p no:cacheprovider -m "not browser and not book_build and not colab_sim"
 
 echo "[test] 2/7 unit tests again: portable kernels (ATEN_CPU_CAPABILITY=default, oneDNN and MKL at SSE4), 1 thread"
-ATEN_CPU_CAPABILITY=default ONEDNN_MAX_CPU_ISA=SSE41 MKL_ENABLE_INSTRUCTIONS=SSE4_2 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 \
+ATEN_CPU_CAPABILITY=default ONEDNN_MAX_CPU_ISA=SSE41 MKL_ENABLE_INSTRUCTIONS=SSE4_2 REPROLIB_TEST_THREADS=1 \
   REPROLIB_CACHE="$(mktemp -d)" \
   python -m pytest tests -q -p no:cacheprovider -m "not browser and not book_build and not colab_sim"
 

@@ -54,11 +54,23 @@ def test_item_equals_batch_row_whatever_the_batch():
     for pos, i in enumerate([40, 7, 3, 19]):
         item = ds[i]
         assert item["index"] == i and item["label"] == int(batch["label"][pos])
-        for key in ("classes", "masks", "modes", "background", "background_modes"):
+        for key in ("classes", "modes", "background", "background_modes"):
             assert torch.equal(item[key], batch[key][pos]), key
+        assert _mask_pixels_apart(item["masks"], batch["masks"][pos]) <= 2
         assert float((item["rgb"] - batch["rgb"][pos]).abs().max()) <= 1e-5
     assert float((other["rgb"][-1] - batch["rgb"][1]).abs().max()) <= 1e-5
-    assert torch.equal(other["masks"][-1], batch["masks"][1])
+    assert _mask_pixels_apart(other["masks"][-1], batch["masks"][1]) <= 2
+
+
+def _mask_pixels_apart(a: torch.Tensor, b: torch.Tensor) -> int:
+    """Pixels where two renderings of one scene's masks disagree. The window a batch draws an object in is
+    sized by the largest object of its class in that batch, so a pixel sits at another place in the
+    vector and may get the scalar-tail atan2 instead of the vectorised one (about 2 ulp apart, 4.8e-7 rad).
+    The flower's edge r = 0.62 + 0.38 cos(5 theta) then moves by < 1e-6 of the object's radius: only a pixel
+    within that of the edge can flip, about 3e-4 expected per window (none seen in 3000 scenes), so 2 is
+    generous and still catches any real difference (a shifted or missing object changes dozens)."""
+    assert a.shape == b.shape
+    return int((a != b).sum())
 
 
 def test_same_seed_same_images_and_other_seed_differs():

@@ -156,9 +156,9 @@ def test_soft_encode_other_bins_chunks_and_sparse_form(monkeypatch):
         assert torch.allclose(ours, brute_force_soft(ab, 4, 7.0, bins), atol=1e-6)
     whole = soft_encode(ab)
     monkeypatch.setattr(quantize, "_CHUNK", 16)  # several chunks of pixels
-    # Chunks of another length take other vector/scalar-tail paths (6.9e-18 apart with AVX-512). The
-    # distances use only + - *, correctly rounded on every path; exp (vectorised vs libm) and the order of
-    # the normalising sum may differ by a few ulps, so each weight (<= 1) moves by < 1e-15: atol 1e-13.
+    # Chunks of another length take other vector/scalar-tail paths (6.9e-18 apart with AVX-512): a fused
+    # multiply-add in the SIMD body against separate rounding in the tail for the distances, exp and the
+    # order of the normalising sum; each a few ulps, so each weight (<= 1) moves by < 1e-15: atol 1e-13.
     chunked = soft_encode(ab)
     assert torch.allclose(chunked, whole, rtol=0, atol=1e-13)
     assert torch.equal(chunked > 0, whole > 0)  # the same k nearest bins
