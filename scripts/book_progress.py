@@ -2,8 +2,8 @@
 
     jupyter-book build ... 2>&1 | python scripts/book_progress.py --progress-file _build/progress.log
 
-Passes Jupyter Book's own output through, and adds ``[book] mm:ss ...`` lines: which chapter (k of N)
-starts executing, and what reprolib reports from inside the kernel through the progress file
+Passes Jupyter Book's own output through, and adds ``[book] mm:ss ...`` lines: which chapter notebook
+starts executing (k of N, counted as they start; a chapter taken from the execution cache is not executed), and what reprolib reports from inside the kernel through the progress file
 (``reprolib.progress``: each model loaded or trained, training steps and loss every few seconds). Nothing
 of this reaches the notebooks' outputs, so the HTML stays as quiet as before.
 """
@@ -62,6 +62,7 @@ def main() -> int:
     parser.add_argument("--progress-file", type=Path, required=True)
     args = parser.parse_args()
     names = chapters()
+    started: list[str] = []
     notebook = re.compile(r"([\w.-]+)\.ipynb")  # Jupyter Book: "/.../book/automatic.ipynb: Executing notebook ..."
     stop = threading.Event()
     watcher = threading.Thread(target=follow, args=(args.progress_file, stop), daemon=True)
@@ -70,9 +71,10 @@ def main() -> int:
         for line in sys.stdin:
             say(line.rstrip("\n"))
             m = notebook.search(line) if "Executing notebook" in line else None
-            if m and m.group(1) in names:
-                k = names.index(m.group(1)) + 1
-                say(f"[book] {stamp()} chapter {k} of {len(names)}: {m.group(1)} (book/{m.group(1)}.ipynb) executing")
+            if m and m.group(1) in names:  # Jupyter Book executes in its own order, not the book's
+                started.append(m.group(1))
+                say(f"[book] {stamp()} executing notebook {len(started)} of {len(names)}: {m.group(1)} "
+                    f"(chapter {names.index(m.group(1)) + 1}, book/{m.group(1)}.ipynb)")
     finally:
         stop.set()
         watcher.join(timeout=5)
