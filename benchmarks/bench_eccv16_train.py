@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from reprolib import quantize
-from reprolib.experiments.automatic import classification_loss
+from reprolib.chapters.automatic.experiment import classification_loss
 from reprolib.models import ECCV16
 
 

@@ -17,8 +17,8 @@ import time
 
 import torch
 
-from reprolib import widgets
-from reprolib.experiments import user_guided as chapter
+from reprolib.book import widgets
+from reprolib.chapters.user_guided import experiment as chapter
 
 
 

@@ -16,7 +16,7 @@ import platform
 
 import torch
 
-from reprolib.lpips import LPIPS
+from reprolib.metrics.lpips import LPIPS
 
 from _timing import median_time
 

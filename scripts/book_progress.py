@@ -36,7 +36,7 @@ def stamp() -> str:
 def chapters() -> list[str]:
     """The chapter notebooks' stems in book order (from the registry), e.g. ['automatic', 'user_guided', ...]."""
     sys.path.insert(0, str(ROOT / "src"))
-    from reprolib.experiments import CHAPTERS, chapter_module
+    from reprolib.chapters import CHAPTERS, chapter_module
 
     return [Path(chapter_module(n).NOTEBOOK).stem for n in CHAPTERS]
 

@@ -60,7 +60,7 @@ def record_from_build_cache(profile: str) -> None:
     if not cache.exists():
         raise SystemExit(f"no execution cache in {cache}; build the book first")
     sys.path.insert(0, str(ROOT / "src"))
-    from reprolib.experiments import CHAPTERS
+    from reprolib.chapters import CHAPTERS
 
     note = ("whole notebook executed by make book in chapter order from an empty model cache "
             "(a chapter reuses models that an earlier chapter trained)")

@@ -1,9 +1,9 @@
 """Write the student version of every chapter notebook: solutions removed, outputs cleared, exercise stubs
-and their automatic checks kept (see ``reprolib.bookinfo.student_notebook``).
+and their automatic checks kept (see ``reprolib.book.pages.student_notebook``).
 
     python scripts/make_student_notebooks.py --out student [NOTEBOOK ...]
 
-Without notebook arguments it exports every chapter registered in ``reprolib.experiments.CHAPTERS``.
+Without notebook arguments it exports every chapter registered in ``reprolib.chapters.CHAPTERS``.
 The files are written atomically; the output folder is created if needed.
 """
 
@@ -18,11 +18,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from reprolib.bookinfo import exercises, read_notebook, student_notebook  # noqa: E402
+from reprolib.book.pages import exercises, read_notebook, student_notebook  # noqa: E402
 
 
 def chapter_notebooks() -> list[Path]:
-    from reprolib.experiments import CHAPTERS, chapter_module
+    from reprolib.chapters import CHAPTERS, chapter_module
 
     return [ROOT / chapter_module(name).NOTEBOOK for name in CHAPTERS]
 

@@ -8,7 +8,7 @@ always point at one ref. A release sets ``repository.branch`` to its tag and run
     python scripts/sync_chapter_headers.py          # rewrite the notebooks
     python scripts/sync_chapter_headers.py --check  # exit 1 and list what differs (run by the tests)
 
-A chapter is a notebook registered in ``reprolib.experiments.CHAPTERS``; its first code cell is the set-up
+A chapter is a notebook registered in ``reprolib.chapters.CHAPTERS``; its first code cell is the set-up
 cell (tagged ``colab-setup``) and its first markdown cell holds the badge and the "Time to run" table, whose
 rows start with the profile (`` | `smoke` ``, `` | `fast` ...``, `` | `full` ...``) and whose last column is
 written here from ``book/results/timings.json`` (``make notebooks`` and ``make timings`` record it and then
@@ -120,7 +120,7 @@ def book_ref() -> tuple[str, str]:
 
 def chapter_notebooks() -> list[tuple[str, Path]]:
     sys.path.insert(0, str(ROOT / "src"))
-    from reprolib.experiments import CHAPTERS, chapter_module
+    from reprolib.chapters import CHAPTERS, chapter_module
 
     return [(name, ROOT / chapter_module(name).NOTEBOOK) for name in CHAPTERS]
 

@@ -7,7 +7,7 @@ import torch
 from torch.nn import functional as F
 
 from reprolib import quantize
-from reprolib.experiments import automatic as ch
+from reprolib.chapters.automatic import experiment as ch
 
 
 def test_classification_loss_is_soft_cross_entropy():
@@ -52,7 +52,7 @@ def _metrics(full_rebal=70.0, class_rebal=65.0, l2_sat=5.0):
 
 
 def test_claims_follow_the_measurements():
-    from reprolib.results import evaluate_claims
+    from reprolib.claims import evaluate_claims
 
     good = {c["id"]: c["verdict"] for c in evaluate_claims(ch.claims(), _metrics())}
     assert good["rebalancing_raises_balanced_auc"] == "reproduced"

@@ -1,4 +1,4 @@
-"""Tests of reprolib.data.bapps, offline: a small fake BAPPS folder and archives written by the tests."""
+"""Tests of reprolib.chapters.lpips.bapps, offline: a small fake BAPPS folder and archives written by the tests."""
 
 import hashlib
 import io
@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from reprolib.data.bapps import (
+from reprolib.chapters.lpips.bapps import (
     BAPPS2AFC,
     BAPPS_ARCHIVES,
     BAPPSJND,
@@ -21,7 +21,7 @@ from reprolib.data.bapps import (
     safe_extract,
     score_bapps,
 )
-from reprolib.perceptual import l2_distance
+from reprolib.metrics.distances import l2_distance
 
 
 def save_png(path: Path, array: np.ndarray) -> None:

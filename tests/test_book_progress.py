@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from reprolib.experiments import CHAPTERS
+from reprolib.chapters import CHAPTERS
 
 ROOT = Path(__file__).resolve().parents[1]
 

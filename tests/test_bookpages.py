@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from reprolib import bookinfo
+from reprolib.book import pages as bookinfo
 from reprolib.config import CACHE_ENV, cache_dir, use_checkpoint_dir
-from reprolib.experiments import CHAPTERS, chapter_module
-from reprolib.results import verdict_matrix
+from reprolib.chapters import CHAPTERS, chapter_module
+from reprolib.book.tables import verdict_matrix
 
 ROOT = Path(__file__).resolve().parents[1]
 

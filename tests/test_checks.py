@@ -1,4 +1,4 @@
-"""Tests of reprolib.checks: the generic checker and the chapter-1 exercise checks."""
+"""Tests of reprolib.book.exercises: the generic checker and the chapter-1 exercise checks."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from reprolib import checks, quantize
-from reprolib.checks import ExerciseCheckError, check
+from reprolib import quantize
+from reprolib.chapters.automatic import checks
+from reprolib.book.exercises import ExerciseCheckError, check
 
 
 def _reference(x, scale=1.0):

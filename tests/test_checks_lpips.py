@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from reprolib import checks
-from reprolib.checks import ExerciseCheckError
+from reprolib.chapters.lpips import checks
+from reprolib.book.exercises import ExerciseCheckError
 
 
 def test_unit_normalize_check():

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from reprolib import checks
-from reprolib.checks import ExerciseCheckError
+from reprolib.chapters.user_guided import checks
+from reprolib.book.exercises import ExerciseCheckError
 
 
 def good_smooth_l1(ab_pred, ab_true, delta):

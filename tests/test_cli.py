@@ -9,9 +9,10 @@ from datetime import datetime, timezone
 
 import pytest
 
-import reprolib.experiments
+import reprolib.chapters
 from reprolib.__main__ import main
-from reprolib.results import evaluate_claims, greater, not_testable, provenance, write_results
+from reprolib.claims import evaluate_claims, greater, not_testable
+from reprolib.results import provenance, write_results
 
 
 @pytest.fixture
@@ -35,7 +36,7 @@ def fake_chapters(tmp_path, monkeypatch):
 
     module.run, module.broken = run, broken
     monkeypatch.setitem(sys.modules, "fake_chapter_module", module)
-    monkeypatch.setattr(reprolib.experiments, "CHAPTERS",
+    monkeypatch.setattr(reprolib.chapters, "CHAPTERS",
                         {"alpha": "fake_chapter_module:run", "broken": "fake_chapter_module:broken"})
     return calls, tmp_path
 

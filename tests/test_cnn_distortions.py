@@ -1,11 +1,11 @@
-"""Tests of reprolib.cnn_distortions: briefly trained denoising autoencoders as distortions (Table 6.2, right)."""
+"""Tests of reprolib.chapters.lpips.cnn_distortions: briefly trained denoising autoencoders as distortions (Table 6.2, right)."""
 
 import dataclasses
 
 import pytest
 import torch
 
-from reprolib.cnn_distortions import (
+from reprolib.chapters.lpips.cnn_distortions import (
     CORRUPTIONS,
     NORMALIZATIONS,
     UPSAMPLINGS,

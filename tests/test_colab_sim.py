@@ -31,7 +31,7 @@ import pytest
 import yaml
 from nbclient import NotebookClient
 
-from reprolib.experiments import CHAPTERS, chapter_module
+from reprolib.chapters import CHAPTERS, chapter_module
 
 pytestmark = pytest.mark.colab_sim
 ROOT = Path(__file__).resolve().parents[1]

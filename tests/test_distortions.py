@@ -1,4 +1,4 @@
-"""Tests of reprolib.distortions: the 20 traditional distortions of BAPPS (thesis Table 6.2, left)."""
+"""Tests of reprolib.chapters.lpips.distortions: the 20 traditional distortions of BAPPS (thesis Table 6.2, left)."""
 
 import io
 import math
@@ -10,7 +10,7 @@ from PIL import Image
 
 from reprolib.color import rgb_to_lab
 from reprolib.data.patches import colorworld_patches
-from reprolib.distortions import (
+from reprolib.chapters.lpips.distortions import (
     DISTORTIONS,
     GROUPS,
     clone_generator,

@@ -6,8 +6,9 @@ from datetime import datetime, timezone
 import pytest
 import torch
 
-from reprolib.experiments.run import ChapterRunBase
-from reprolib.results import greater, provenance
+from reprolib.results import ChapterRunBase
+from reprolib.claims import greater
+from reprolib.results import provenance
 
 
 def _run():

@@ -8,7 +8,7 @@ import pytest
 import torch
 from scipy import stats
 
-from reprolib.data.hints import (
+from reprolib.chapters.user_guided.hints import (
     PAPER_P,
     fixed_points,
     max_error_points,

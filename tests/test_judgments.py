@@ -1,4 +1,4 @@
-"""Tests of reprolib.judgments: 2AFC and JND sets whose answers are known by construction."""
+"""Tests of reprolib.chapters.lpips.judgments: 2AFC and JND sets whose answers are known by construction."""
 
 import math
 
@@ -8,8 +8,8 @@ import torch
 from skimage.metrics import structural_similarity
 
 from reprolib.data.patches import colorworld_patches
-from reprolib.distortions import DISTORTIONS, GROUPS, families
-from reprolib.judgments import (
+from reprolib.chapters.lpips.distortions import DISTORTIONS, GROUPS, families
+from reprolib.chapters.lpips.judgments import (
     BENIGN_FAMILIES,
     DAMAGING_FAMILIES,
     EQUAL_MSE_TOLERANCE,

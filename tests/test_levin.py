@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from reprolib.baselines import levin_colorize, levin_weights
+from reprolib.chapters.user_guided.levin import levin_colorize, levin_weights
 
 
 def test_weights_are_row_stochastic_3x3_affinities():

@@ -12,8 +12,9 @@ import torch
 from PIL import Image
 from torch.nn import functional as F
 
-from reprolib import lpips as lp
-from reprolib.lpips import LPIPS, LinLayers, lpips_distance, zero_weight_fractions
+from reprolib.metrics import lpips as lp
+from reprolib.metrics.lpips import LPIPS, lpips_distance, zero_weight_fractions
+from reprolib.nn.lin import LinLayers
 from reprolib.nn import pretrained
 from reprolib.weights import WeightsError
 

@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from reprolib import judgments as J
-from reprolib.experiments import lpips as chapter
-from reprolib.lpips import LPIPS
+from reprolib.chapters.lpips import judgments as J
+from reprolib.chapters.lpips import experiment as chapter
+from reprolib.metrics.lpips import LPIPS
 from reprolib.models import ECCV16
 
 
@@ -143,7 +143,7 @@ def test_explorer_render():
 def test_colorization_network_is_chapter_1s_cached_model(monkeypatch):
     """The LPIPS chapter must ask the model cache for exactly the model Chapter 1 trains (same chapter,
     name, profile and config), so a machine that ran Chapter 1 reuses it instead of retraining."""
-    from reprolib.experiments import automatic
+    from reprolib.chapters.automatic import experiment as automatic
 
     calls = []
     monkeypatch.setattr(automatic, "load_or_train",

@@ -5,7 +5,7 @@ import re
 import numpy as np
 import pytest
 
-from reprolib.widgets import LiveExplorer, static_explorer
+from reprolib.book.widgets import LiveExplorer, static_explorer
 
 CONTROLS = [("a", "A", "select", [("one", 1), ("two", 2)]),
             ("b", "B", "slider", [("0.0", 0.0), ("0.5", 0.5), ("1.0", 1.0)])]

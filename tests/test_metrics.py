@@ -7,7 +7,8 @@ import math
 import pytest
 import torch
 
-from reprolib import color, metrics
+from reprolib import color
+from reprolib.metrics import color as metrics
 from reprolib.quantize import ab_bins, soft_encode
 
 

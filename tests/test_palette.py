@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from reprolib.palette import (
+from reprolib.chapters.user_guided.palette import (
     PALETTE_T,
     distribution_at,
     palette_bins,

@@ -1,4 +1,4 @@
-"""Tests of reprolib.perceptual: 2AFC / JND scoring, the low-level baselines, and learning LPIPS weights."""
+"""Tests of reprolib.chapters.lpips.agreement: 2AFC / JND scoring, the low-level baselines, and learning LPIPS weights."""
 
 import math
 from types import SimpleNamespace
@@ -8,29 +8,13 @@ import pytest
 import torch
 from torch import nn
 
-from reprolib.metrics import psnr
-from reprolib.perceptual import (
-    RankingHead,
-    distance_fn_from_module,
-    evaluate_2afc,
-    evaluate_jnd,
-    human_agreement_ceiling,
-    jnd_map,
-    l2_distance,
-    lr_schedule,
-    oracle_2afc_score,
-    psnr_distance,
-    ranking_loss,
-    ssim_distance,
-    train_lin,
-    two_afc_credit,
-    two_afc_score,
-    voc_average_precision,
-    weighted_distance,
-)
+from reprolib.metrics.color import psnr
+from reprolib.chapters.lpips.ranking import RankingHead, lr_schedule, ranking_loss, train_lin, weighted_distance
+from reprolib.chapters.lpips.agreement import distance_fn_from_module, evaluate_2afc, evaluate_jnd, human_agreement_ceiling, jnd_map, oracle_2afc_score, two_afc_credit, two_afc_score, voc_average_precision
+from reprolib.metrics.distances import l2_distance, psnr_distance, ssim_distance
 
 # ---------------------------------------------------------------------------------------------
-# a stand-in LPIPS with the interface of reprolib.lpips.LPIPS, and judgments with a known answer
+# a stand-in LPIPS with the interface of reprolib.metrics.lpips.LPIPS, and judgments with a known answer
 # ---------------------------------------------------------------------------------------------
 
 
@@ -294,7 +278,7 @@ def test_evaluate_2afc_agrees_with_direct_scoring_and_accepts_several_inputs():
     assert res.score == pytest.approx(two_afc_score(d0, d1, judge))
     assert torch.allclose(res.d0, d0) and torch.allclose(res.d1, d1)
     assert res.human == pytest.approx(1.0) and res.oracle == pytest.approx(1.0)  # unanimous 0/1 judgments
-    # the same data as an object with attributes (as reprolib.judgments returns) in [0, 1] ...
+    # the same data as an object with attributes (as reprolib.chapters.lpips.judgments returns) in [0, 1] ...
     obj = SimpleNamespace(ref=u[0], p0=u[1], p1=u[2], judge=judge)
     assert evaluate_2afc(l2_distance, obj, value_range=(0, 1), progress=False).score == pytest.approx(res.score)
     # ... and as a Dataset of tuples
@@ -490,7 +474,7 @@ class NetLin(nn.Module):
 
 
 class NetStyleLPIPS(nn.Module):
-    """The other accepted layout (that of reprolib.lpips.LPIPS): trunk at ``.net``, ``lins`` a plain list of
+    """The other accepted layout (that of reprolib.metrics.lpips.LPIPS): trunk at ``.net``, ``lins`` a plain list of
     modules with ``.model = Sequential(Dropout, Conv)``, a ``normalize`` argument that refuses all-non-negative
     input when it is not given, and a ``train()`` that keeps the Dropout off."""
 

@@ -306,7 +306,7 @@ def test_reprolib_imports_without_torchvision():
                 if name.split('.')[0] == 'torchvision':
                     raise ImportError('torchvision blocked by the test')
         sys.meta_path.insert(0, Block())
-        import reprolib, reprolib.lpips, reprolib.nn.pretrained, reprolib.nn.backbones
+        import reprolib, reprolib.metrics.lpips, reprolib.nn.pretrained, reprolib.nn.backbones
         assert not any(m.startswith('torchvision') for m in sys.modules), 'torchvision was imported'
         print('ok')
     """)

@@ -6,28 +6,9 @@ import time
 import pytest
 import torch
 
-from reprolib import quantize
+from reprolib import nearest_bins, quantize
 from reprolib.color import rgb_to_lab
-from reprolib.quantize import (
-    AB_BINS_TABLE,
-    CAFFE_T,
-    PAPER_T,
-    ab_bins,
-    annealed_mean,
-    decode_index,
-    distribution_mean,
-    distribution_mode,
-    empirical_prior,
-    encode_nearest,
-    grid_bins,
-    in_gamut_grid,
-    naive_gamut_bins,
-    pixel_weights,
-    rebalance_weights,
-    smooth_prior,
-    soft_encode,
-    soft_encode_topk,
-)
+from reprolib.quantize import AB_BINS_TABLE, CAFFE_T, PAPER_T, ab_bins, annealed_mean, decode_index, distribution_mean, distribution_mode, empirical_prior, encode_nearest, grid_bins, in_gamut_grid, naive_gamut_bins, pixel_weights, rebalance_weights, smooth_prior, soft_encode, soft_encode_topk
 
 # Per-a-row counts of pts_in_hull.npy as listed in reference-facts.md section 1.2 (a = -90 ... 100).
 ROW_COUNTS = [5, 8, 10, 12, 14, 15, 16, 16, 17, 18, 18, 18, 19, 20, 19, 20, 20, 19, 19, 10]
@@ -155,7 +136,7 @@ def test_soft_encode_other_bins_chunks_and_sparse_form(monkeypatch):
         assert ours.shape == (2, bins.shape[0], 7, 5)
         assert torch.allclose(ours, brute_force_soft(ab, 4, 7.0, bins), atol=1e-6)
     whole = soft_encode(ab)
-    monkeypatch.setattr(quantize, "_CHUNK", 16)  # several chunks of pixels
+    monkeypatch.setattr(nearest_bins, "_CHUNK", 16)  # several chunks of pixels
     # Chunks of another length take other vector/scalar-tail paths (6.9e-18 apart with AVX-512): a fused
     # multiply-add in the SIMD body against separate rounding in the tail for the distances, exp and the
     # order of the normalising sum; each a few ulps, so each weight (<= 1) moves by < 1e-15: atol 1e-13.
@@ -224,10 +205,10 @@ def test_lookup_table_other_bins_and_large_k():
 
 def test_lookup_table_cached_by_bin_values_and_brute_force_only_outside(monkeypatch):
     builds, brute = [], []
-    build, brute_knn = quantize._build_table, quantize._brute_knn
-    monkeypatch.setattr(quantize, "_TABLE_CACHE", {})
-    monkeypatch.setattr(quantize, "_build_table", lambda *a: builds.append(1) or build(*a))
-    monkeypatch.setattr(quantize, "_brute_knn", lambda x, *a: brute.append(x.numel()) or brute_knn(x, *a))
+    build, brute_knn = nearest_bins._build_table, nearest_bins._brute_knn
+    monkeypatch.setattr(nearest_bins, "_TABLE_CACHE", {})
+    monkeypatch.setattr(nearest_bins, "_build_table", lambda *a: builds.append(1) or build(*a))
+    monkeypatch.setattr(nearest_bins, "_brute_knn", lambda x, *a: brute.append(x.numel()) or brute_knn(x, *a))
     bins = torch.randn(30, 2, generator=torch.Generator().manual_seed(11)) * 30
     ab = torch.zeros(1, 2, 3, 4)
     ab[0, :, 0, 0] = torch.tensor([500.0, 0.0])  # the one point outside the table

@@ -14,7 +14,7 @@ import json
 import pytest
 
 from reprolib.config import repo_root
-from reprolib.experiments import CHAPTERS, chapter_module
+from reprolib.chapters import CHAPTERS, chapter_module
 from reprolib.results import recheck
 
 RESULTS = repo_root() / "book" / "results"

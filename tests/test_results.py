@@ -9,26 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from reprolib.results import (
-    PaperNumber,
-    MissingMetricError,
-    all_greater,
-    claims_summary,
-    comparison_table,
-    custom,
-    evaluate_claims,
-    fact,
-    facts_table,
-    greater,
-    load_results,
-    lookup,
-    monotone,
-    not_testable,
-    provenance,
-    results_dir,
-    verdict_table,
-    write_results,
-)
+from reprolib.claims import PaperNumber, MissingMetricError, all_greater, custom, evaluate_claims, fact, greater, lookup, monotone, not_testable
+from reprolib.results import claims_summary, load_results, provenance, results_dir, write_results
+from reprolib.book.tables import comparison_table, facts_table, verdict_table
 
 METRICS = {
     "table": {

@@ -18,7 +18,8 @@ from reprolib.models.siggraph17 import (
     smooth_l1_loss,
 )
 from reprolib.quantize import ab_bins, grid_bins
-from reprolib.weights import WeightsError, load_siggraph17_official
+from reprolib.weights import WeightsError
+from reprolib.chapters.user_guided.official import load_siggraph17_official
 
 # 34,187,027 parameters at width 1, block by block (weights + biases; BN: weight + bias):
 #   model1 39,424  model2 221,696  model3 1,475,840  model4 5,900,800  model5-7 3 x 7,080,448

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from reprolib import bookinfo
-from reprolib.experiments import CHAPTERS, chapter_module
+from reprolib.book import pages as bookinfo
+from reprolib.chapters import CHAPTERS, chapter_module
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))

@@ -11,16 +11,8 @@ import torch
 from torch import nn
 
 from reprolib.modelinfo import count_parameters, feature_memory, parameter_memory
-from reprolib.train import (
-    TrainConfig,
-    atomic_write,
-    fit_with,
-    load_or_train,
-    lr_factor,
-    model_key,
-    show_progress,
-    train,
-)
+from reprolib.train import TrainConfig, atomic_write, lr_factor, show_progress, train
+from reprolib.modelcache import fit_with, load_or_train, model_key
 
 @pytest.fixture(autouse=True, scope="module")
 def one_thread():

@@ -5,10 +5,10 @@ import math
 import pytest
 import torch
 
-from reprolib.data.hints import reveal_patches
-from reprolib.experiments import user_guided as ch
+from reprolib.chapters.user_guided.hints import reveal_patches
+from reprolib.chapters.user_guided import experiment as ch
 from reprolib.models.eccv16 import ECCV16
-from reprolib.results import evaluate_claims
+from reprolib.claims import evaluate_claims
 
 
 def test_profile_settings_scale_up():

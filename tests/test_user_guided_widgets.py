@@ -5,7 +5,7 @@ import re
 import pytest
 import torch
 
-from reprolib import widgets
+from reprolib.chapters.user_guided import demo as widgets
 
 
 def fake_colorize(L, hint, mask):

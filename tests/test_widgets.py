@@ -1,4 +1,4 @@
-"""Tests of reprolib.widgets: the static HTML slider (no kernel) and the live ipywidgets slider."""
+"""Tests of reprolib.book.widgets: the static HTML slider (no kernel) and the live ipywidgets slider."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import pytest
 import torch
 from PIL import Image
 
-from reprolib import widgets
+from reprolib.book import widgets
 
 
 def _frames(n_frames=5, sizes=((8, 10), (6, 7)), seed=0):

@@ -5,4 +5,4 @@ Every chapter of the book imports what it runs from here; the notebooks hold nar
 
 __version__ = "0.1.0"
 
-from .config import cache_dir, get_device, get_profile, seed_everything  # noqa: E402,F401
+from reprolib.config import cache_dir, get_device, get_profile, seed_everything  # noqa: E402,F401

@@ -8,7 +8,7 @@
     python -m reprolib fetch-weights [--force]
 
 ``reproduce`` imports the chapter's ``run`` function lazily from the registry
-``reprolib.experiments.CHAPTERS`` (name -> ``"module:function"``); ``run`` writes
+``reprolib.chapters.CHAPTERS`` (name -> ``"module:function"``); ``run`` writes
 ``<results_dir(profile)>/<chapter>.json`` and returns the results dict. Exit codes: 0 success,
 1 a chapter failed (with ``--check``: a verdict differs from the committed one, or there is no
 committed file to compare with), 2 bad usage (unknown chapter or profile).
@@ -23,11 +23,11 @@ import time
 import traceback
 from typing import Any, Callable, Sequence
 
-from .config import PROFILES, get_profile
+from reprolib.config import PROFILES, get_profile
 
 
 def _registry() -> dict[str, str]:
-    from . import experiments
+    from reprolib import chapters as experiments
 
     return dict(getattr(experiments, "CHAPTERS", {}))
 
@@ -77,8 +77,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _fetch_weights(args: argparse.Namespace) -> int:
-    from .nn.pretrained import ensure_weights
-    from .weights import WeightsError
+    from reprolib.nn.pretrained import ensure_weights
+    from reprolib.weights import WeightsError
 
     try:
         ensure_weights(force=args.force)
@@ -89,7 +89,7 @@ def _fetch_weights(args: argparse.Namespace) -> int:
 
 
 def _reproduce(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from .results import claims_summary, results_path
+    from reprolib.results import claims_summary, results_path
 
     chapters = _registry()
     if args.chapter == "all":
@@ -133,8 +133,8 @@ def _check(names: list[str], chapters: dict[str, str], profile: str, args: argpa
     import os
     import tempfile
 
-    from .results import RESULTS_ENV, compare_results, load_results, recorded_results
-    from .config import CACHE_ENV
+    from reprolib.config import CACHE_ENV
+    from reprolib.results import RESULTS_ENV, compare_results, load_results, recorded_results
 
     bad = []
     for name in names:
@@ -199,7 +199,7 @@ def _list() -> int:
 
 
 def _summary(args: argparse.Namespace) -> int:
-    from .results import claims_summary, load_results, results_dir
+    from reprolib.results import claims_summary, load_results, results_dir
 
     chapters = list(_registry())
     profiles = [args.profile] if args.profile else list(PROFILES)

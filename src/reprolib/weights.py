@@ -16,8 +16,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .config import cache_dir
-from .download import NETWORK_ERRORS, download_atomic
+from reprolib.config import cache_dir
+from reprolib.download import NETWORK_ERRORS, download_atomic
 
 
 @dataclass(frozen=True)
@@ -27,27 +27,6 @@ class WeightFile:
     sha256_prefix: str  # the released files carry the first 8 hex digits of their sha256 in the name
     size_mb: float
     note: str = ""
-
-
-# The released PyTorch port of the ECCV 2016 model (richzhang/colorization, master branch).
-# As with torch.hub's ``check_hash``, the hash prefix in the file name is what we can verify.
-ECCV16_OFFICIAL = WeightFile(
-    name="colorization_release_v2-9b330a0b.pth",
-    url="https://colorizers.s3.us-east-2.amazonaws.com/colorization_release_v2-9b330a0b.pth",
-    sha256_prefix="9b330a0b",
-    size_mb=129.0,
-    note="ECCV16 'full' model (classification with rebalancing), converted from Caffe by the authors",
-)
-
-# The released PyTorch port of the SIGGRAPH 2017 Local Hints Network (richzhang/colorization), converted
-# from the Caffe model: load it with mask_cent = 0 (reference-facts section 2.1).
-SIGGRAPH17_OFFICIAL = WeightFile(
-    name="siggraph17-df00044c.pth",
-    url="https://colorizers.s3.us-east-2.amazonaws.com/siggraph17-df00044c.pth",
-    sha256_prefix="df00044c",
-    size_mb=136.8,  # 34,187,027 float32 parameters + BatchNorm statistics
-    note="SIGGRAPH17 Local Hints Network, converted from Caffe by the authors; use mask_cent=0",
-)
 
 
 class WeightsError(RuntimeError):
@@ -135,36 +114,3 @@ def _official_state(wf: WeightFile, path: str | os.PathLike | None, download: bo
     return path, state
 
 
-def load_eccv16_official(path: str | os.PathLike | None = None, download: bool = False) -> nn.Module:
-    """The released ECCV16 model in ``reprolib.models.ECCV16`` (width 1, classification head).
-
-    ``path``: a local copy of ``colorization_release_v2-9b330a0b.pth``; else the cached copy, downloaded
-    first when ``download=True``.
-    """
-    from .models.eccv16 import ECCV16
-
-    path, state = _official_state(ECCV16_OFFICIAL, path, download, "load_eccv16_official")
-    model = ECCV16(width=1.0, head="classification")
-    load_state_dict_strict(model, state, source=str(path))
-    return model.eval()
-
-
-def load_siggraph17_official(path: str | os.PathLike | None = None, download: bool = False) -> nn.Module:
-    """The released SIGGRAPH17 Local Hints Network in ``reprolib.models.SIGGRAPH17``.
-
-    Built with ``width=1.0, mask_cent=0.0, dist_head="released"``: the weights were converted from Caffe,
-    whose mask is not centred (reference-facts section 2.1; with 0.5 the model runs and colorizes badly).
-    ``path``: a local copy of ``siggraph17-df00044c.pth``; else the cached copy, downloaded first when
-    ``download=True``. BatchNorm ``num_batches_tracked`` counters absent from the file are set to 0
-    (they do not affect evaluation); every other key must match exactly.
-    """
-    from .models.siggraph17 import SIGGRAPH17
-
-    path, state = _official_state(SIGGRAPH17_OFFICIAL, path, download, "load_siggraph17_official")
-    model = SIGGRAPH17(width=1.0, mask_cent=0.0, dist_head="released")
-    state = dict(state)
-    for key, value in model.state_dict().items():
-        if key.endswith("num_batches_tracked") and key not in state:
-            state[key] = torch.zeros_like(value)
-    load_state_dict_strict(model, state, source=str(path))
-    return model.eval()

@@ -1,7 +1,8 @@
-"""Data: ColorWorld (procedural scenes with known colour distributions), the photos bundled in installed
-wheels, and an opt-in loader for any folder of photos (DESIGN section 4)."""
+"""Data every chapter may use: ColorWorld (procedural scenes with known colour distributions), the photos
+bundled in installed wheels, an opt-in loader for any folder of photos (DESIGN section 4), and patches cut
+from either."""
 
-from .colorworld import (
+from reprolib.data.colorworld import (
     DEFAULT_CLASSES,
     GROUND,
     SHAPES,
@@ -12,9 +13,8 @@ from .colorworld import (
     ColorWorld,
     SceneParams,
 )
-from .folder import IMAGE_EXTENSIONS, ImageFolderColor
-from .hints import HintPoints, fixed_points, max_error_points, reveal_patches, sample_hint_points, sample_hints
-from .photos import (
+from reprolib.data.folder import IMAGE_EXTENSIONS, ImageFolderColor
+from reprolib.data.photos import (
     PHOTO_SOURCES,
     TEST_PHOTOS,
     TRAIN_PHOTOS,
@@ -37,12 +37,6 @@ __all__ = [
     "TEXTURES",
     "IMAGE_EXTENSIONS",
     "ImageFolderColor",
-    "HintPoints",
-    "fixed_points",
-    "max_error_points",
-    "reveal_patches",
-    "sample_hint_points",
-    "sample_hints",
     "PHOTO_SOURCES",
     "TEST_PHOTOS",
     "TRAIN_PHOTOS",

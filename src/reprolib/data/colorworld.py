@@ -37,7 +37,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ..color import lab_to_rgb, rgb_to_lab
+from reprolib.color import lab_to_rgb, rgb_to_lab
 
 __all__ = [
     "ColorClass",

@@ -22,8 +22,8 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .colorworld import MAX_SIZE, MIN_SIZE, ColorWorld
-from .photos import PhotoCrops
+from reprolib.data.colorworld import MAX_SIZE, MIN_SIZE, ColorWorld
+from reprolib.data.photos import PhotoCrops
 
 __all__ = ["photo_patches", "colorworld_patches", "PHOTO_PATCH_SIZES", "MAX_TRIES_PER_PATCH"]
 

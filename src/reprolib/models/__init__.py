@@ -1,7 +1,7 @@
 """Models, one file per paper (plus small shared helpers)."""
 
-from .classifier import SmallClassifier
-from .eccv16 import ECCV16, eccv16_channels
-from .siggraph17 import SIGGRAPH17, SIGGRAPH17Output
+from reprolib.models.classifier import SmallClassifier
+from reprolib.models.eccv16 import ECCV16, eccv16_channels
+from reprolib.models.siggraph17 import SIGGRAPH17, SIGGRAPH17Output
 
 __all__ = ["ECCV16", "SIGGRAPH17", "SIGGRAPH17Output", "SmallClassifier", "eccv16_channels"]

@@ -29,8 +29,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..color import normalize_l, unnormalize_ab
-from ..quantize import PAPER_T, ab_bins, annealed_mean
+from reprolib.color import normalize_l, unnormalize_ab
+from reprolib.quantize import PAPER_T, ab_bins, annealed_mean
 
 __all__ = ["ECCV16", "eccv16_channels"]
 
@@ -141,6 +141,6 @@ class ECCV16(nn.Module):
 
 
 def _mode(logits: torch.Tensor) -> torch.Tensor:
-    from ..quantize import distribution_mode
+    from reprolib.quantize import distribution_mode
 
     return distribution_mode(logits)

@@ -20,7 +20,7 @@ sparse set of user hints (an ab colour and a 0/1 mask per pixel) to a full color
 
 Module names and Sequential indices follow the released PyTorch code (reference-facts section 2.1 and
 11.2), so the released state dict ``siggraph17-df00044c.pth`` loads unchanged into
-``SIGGRAPH17(width=1.0, mask_cent=0.0)`` (see ``reprolib.weights.load_siggraph17_official``). The
+``SIGGRAPH17(width=1.0, mask_cent=0.0)`` (see ``reprolib.chapters.user_guided.official.load_siggraph17_official``). The
 leading ReLUs of ``model8``-``model10`` occupy index 0, hence the keys ``model8.1``, ``model9.1``, ...
 ``width`` scales every channel count for the CPU profiles: the same code, fewer channels.
 
@@ -40,20 +40,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..color import check_rgb, normalize_ab, normalize_l, unnormalize_ab
-from ..quantize import (
-    AB_GRID_MIN,
-    AB_GRID_SIZE,
-    AB_GRID_STEP,
-    CODE_K,
-    NUM_AB_BINS,
-    SIGMA,
-    ab_bins,
-    encode_nearest,
-    grid_bins,
-    soft_encode_topk,
-)
-from .eccv16 import eccv16_channels
+from reprolib.color import check_rgb, normalize_ab, normalize_l, unnormalize_ab
+from reprolib.models.eccv16 import eccv16_channels
+from reprolib.quantize import AB_GRID_MIN, AB_GRID_SIZE, AB_GRID_STEP, CODE_K, NUM_AB_BINS, SIGMA, ab_bins, encode_nearest, grid_bins, soft_encode_topk
 
 __all__ = [
     "NUM_GRID_CLASSES",

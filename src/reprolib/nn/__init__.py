@@ -5,7 +5,7 @@
 * :mod:`reprolib.nn.pretrained`: their ImageNet weights and the LPIPS linear layers, offline.
 """
 
-from .backbones import (  # noqa: F401
+from reprolib.nn.backbones import (  # noqa: F401
     BACKBONES,
     IMAGENET_MEAN,
     IMAGENET_STD,

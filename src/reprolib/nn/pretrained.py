@@ -48,9 +48,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..config import weights_dir
-from ..weights import WeightsError, load_state_dict_strict, sha256_of
-from .backbones import BACKBONES, TAP_CHANNELS, FeatureTaps, build_backbone
+from reprolib.config import weights_dir
+from reprolib.nn.backbones import BACKBONES, TAP_CHANNELS, FeatureTaps, build_backbone
+from reprolib.weights import WeightsError, load_state_dict_strict, sha256_of
 
 __all__ = [
     "Archive",
@@ -282,7 +282,7 @@ def read_wheel_lin(wheel: str | os.PathLike, version: str, net: str) -> dict[str
 
 
 def _check_lin(state: Mapping[str, torch.Tensor], net: str, source: str) -> None:
-    from ..lpips import LinLayers  # the module layout the files must fit
+    from reprolib.nn.lin import LinLayers  # the module layout the files must fit
 
     load_state_dict_strict(LinLayers(TAP_CHANNELS[net]), dict(state), source=source)
     negative = [k for k, v in state.items() if (v < 0).any()]
@@ -342,7 +342,7 @@ def convert_archives(
 
     Writes ``imagenet-{alexnet,vgg16}-features.pt`` (torchvision keys, checked by a strict load into
     :mod:`reprolib.nn.backbones`) and ``lpips-v{0.0,0.1}-{alex,vgg,squeeze}.pt`` (official keys, checked by
-    a strict load into :class:`reprolib.lpips.LinLayers`). The v0.1 linear layers inside the jax archive
+    a strict load into :class:`reprolib.nn.lin.LinLayers`). The v0.1 linear layers inside the jax archive
     must equal the wheel's, an independent check of the conversion (layout, transpose, order).
     The archives' hashes are not checked here (see :func:`ensure_weights`).
     """

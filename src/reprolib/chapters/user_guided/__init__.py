@@ -1,0 +1,9 @@
+"""2. User-guided colorization: the chapter's package.
+
+``experiment`` (what the notebook and ``python -m reprolib reproduce user_guided`` run), ``paper`` (the paper's
+numbers), ``checks`` (the exercises' automatic checks) and the pieces only this chapter uses. The names
+below are the chapter's public interface; another chapter may use them, and nothing else of this package.
+"""
+
+from reprolib.chapters.user_guided import checks, paper  # noqa: F401
+from reprolib.chapters.user_guided.experiment import *  # noqa: F401,F403
