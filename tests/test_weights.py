@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from reprolib import weights
+from reprolib.chapters.automatic import official
 from reprolib.models import ECCV16
 
 
@@ -14,9 +15,9 @@ def test_official_layout_file_loads(tmp_path, monkeypatch):
     src = ECCV16(width=1.0)
     with torch.no_grad():
         src.model8[6].bias.fill_(0.25)
-    path = tmp_path / weights.ECCV16_OFFICIAL.name
+    path = tmp_path / official.ECCV16_OFFICIAL.name
     torch.save(src.state_dict(), path)
-    model = weights.load_eccv16_official(path=path)
+    model = official.load_eccv16_official(path=path)
     assert torch.equal(model.model8[6].bias, torch.full((313,), 0.25))
     assert not model.training
 
@@ -52,4 +53,4 @@ def test_offline_download_fails_clearly_and_leaves_nothing(tmp_path):
 def test_missing_cached_file_without_download(tmp_path, monkeypatch):
     monkeypatch.setenv("REPROLIB_CACHE", str(tmp_path))
     with pytest.raises(weights.WeightsError, match="download=True"):
-        weights.load_eccv16_official()
+        official.load_eccv16_official()

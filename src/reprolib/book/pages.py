@@ -98,10 +98,11 @@ class Exercise:
     title: str
     checks: tuple[str, ...]  # names of the reprolib.book.exercises functions the exercise's check cell calls
 
-    def check_descriptions(self) -> list[str]:
-        """Each check's docstring without its reference line: what the automatic check verifies."""
-        from reprolib.book import exercises as checks_module
+    def check_descriptions(self, checks_module: Any) -> list[str]:
+        """Each check's docstring without its reference line: what the automatic check verifies.
 
+        ``checks_module``: the chapter's checks (``reprolib.chapters.<chapter>.checks``).
+        """
         out = []
         for name in self.checks:
             fn = getattr(checks_module, name, None)
