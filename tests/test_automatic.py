@@ -7,7 +7,7 @@ import torch
 from torch.nn import functional as F
 
 from reprolib import quantize
-from reprolib.chapters.automatic import experiment as ch
+from reprolib.chapters import automatic as ch
 
 
 def test_classification_loss_is_soft_cross_entropy():

@@ -3,8 +3,9 @@
 import pytest
 import torch
 
+from reprolib.chapters import lpips as chapter
+from reprolib.chapters.lpips import demo, experiment, vectors
 from reprolib.chapters.lpips import judgments as J
-from reprolib.chapters.lpips import experiment as chapter
 from reprolib.metrics.lpips import LPIPS
 from reprolib.models import ECCV16
 
@@ -17,9 +18,9 @@ def _images(n, seed):
 def test_vectors_reproduce_lpips_exactly():
     ref, p0, p1 = _images(3, 0), _images(3, 1), _images(3, 2)
     m = LPIPS("alex")
-    v0, v1 = chapter.triplet_vectors(chapter.lpips_trunk(m), ref, p0, p1, batch=2)
+    v0, v1 = vectors.triplet_vectors(vectors.lpips_trunk(m), ref, p0, p1, batch=2)
     assert v0.shape == (3, 1152)
-    w = chapter.lin_vector(m)
+    w = vectors.lin_vector(m)
     with torch.no_grad():
         assert torch.allclose(v0 @ w, m(ref * 2 - 1, p0 * 2 - 1).flatten().double(), atol=1e-6)
         assert torch.allclose(v1 @ w, m(ref * 2 - 1, p1 * 2 - 1).flatten().double(), atol=1e-6)
@@ -28,9 +29,9 @@ def test_vectors_reproduce_lpips_exactly():
     # one pass over 6 images against passes of 6 and 3 (batch=2 triplets): the convolutions may split and
     # order their sums differently (thread count, kernel). float32 sums of up to 3456 terms per layer, five
     # layers: ~1e-5 relative at worst, v <= 0.07, so rtol 1e-5 with atol 1e-6 (as for v0 @ w above).
-    torch.testing.assert_close(chapter.pair_vectors(chapter.lpips_trunk(m), ref, p0), v0, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(vectors.pair_vectors(vectors.lpips_trunk(m), ref, p0), v0, rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
-        chapter.pair_vectors(chapter.lpips_trunk(m), ref * 2 - 1, p0)
+        vectors.pair_vectors(vectors.lpips_trunk(m), ref * 2 - 1, p0)
 
 
 def test_fit_lin_on_vectors_learns_the_informative_channel():
@@ -43,8 +44,8 @@ def test_fit_lin_on_vectors_learns_the_informative_channel():
         g = torch.Generator().manual_seed(seed)
         v0, v1 = torch.rand(n, c, generator=g), torch.rand(n, c, generator=g)
         judge = (v1[:, 2] < v0[:, 2]).double()  # judge = 1 when p1 is closer
-        model = chapter.Calibration([2, 4])
-        hist = chapter.fit_lin_on_vectors(model, v0, v1, judge, epochs=20, decay_epochs=5, lr=1e-2, seed=seed,
+        model = vectors.Calibration([2, 4])
+        hist = vectors.fit_lin_on_vectors(model, v0, v1, judge, epochs=20, decay_epochs=5, lr=1e-2, seed=seed,
                                           dropout=0.0)
         w = model.weights()
         assert (w >= 0).all()  # the projection after every step
@@ -54,21 +55,21 @@ def test_fit_lin_on_vectors_learns_the_informative_channel():
     v0, v1 = torch.rand(n, c), torch.rand(n, c)
     judge = (v1[:, 2] < v0[:, 2]).double()
     with pytest.raises(ValueError, match="weights"):
-        chapter.fit_lin_on_vectors(chapter.Calibration([3]), v0, v1, judge)
+        vectors.fit_lin_on_vectors(vectors.Calibration([3]), v0, v1, judge)
     with pytest.raises(ValueError, match="judge"):
-        chapter.fit_lin_on_vectors(model, v0, v1, judge[:-1])
+        vectors.fit_lin_on_vectors(model, v0, v1, judge[:-1])
 
 
 def test_colorization_trunk_taps():
-    trunk = chapter.ColorizationTrunk(ECCV16(width=1 / 16))
+    trunk = vectors.ColorizationTrunk(ECCV16(width=1 / 16))
     feats = trunk(_images(2, 3) * 2 - 1)
-    assert len(feats) == chapter.COLOR_BLOCKS
+    assert len(feats) == vectors.COLOR_BLOCKS
     assert tuple(f.shape[1] for f in feats) == trunk.channels
     # it sees lightness only: two images with the same L give the same features
     x = _images(1, 4)
     assert torch.allclose(trunk(x * 2 - 1)[0], trunk(x * 2 - 1)[0])
     with pytest.raises(TypeError, match="model1"):
-        chapter.ColorizationTrunk(torch.nn.Conv2d(1, 1, 1))
+        vectors.ColorizationTrunk(torch.nn.Conv2d(1, 1, 1))
 
 
 class _FakeDistorter:
@@ -131,7 +132,7 @@ def test_profiles_change_sizes_only_and_module_contract():
 
 def test_explorer_render():
     patches = _images(2, 6)
-    render = chapter.explorer_render(patches)
+    render = demo.explorer_render(patches)
     panels, text = render(0, "gaussian_blur", 0.0)
     assert len(panels) == 3 and "LPIPS-alex 0.000" in text
     panels1, text1 = render(0, "gaussian_blur", 1.0)
@@ -161,11 +162,11 @@ def test_fixture_path_is_recorded_relative_to_the_checkout(tmp_path):
 
     root = repo_root()
     assert root is not None
-    assert chapter._display_path(root / "tests" / "fixtures" / "lpips") == "tests/fixtures/lpips"
-    assert chapter._display_path(root.parent / "shared" / "fixtures" / "lpips") == "shared/fixtures/lpips"
-    assert chapter._display_path(None) is None
+    assert experiment._display_path(root / "tests" / "fixtures" / "lpips") == "tests/fixtures/lpips"
+    assert experiment._display_path(root.parent / "shared" / "fixtures" / "lpips") == "shared/fixtures/lpips"
+    assert experiment._display_path(None) is None
     if not str(tmp_path.resolve()).startswith(str(root.parent.resolve())):
-        assert chapter._display_path(tmp_path) == str(tmp_path)  # elsewhere: kept absolute
+        assert experiment._display_path(tmp_path) == str(tmp_path)  # elsewhere: kept absolute
 
 
 def test_run_remembers_when_it_was_prepared():

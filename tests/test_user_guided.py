@@ -5,10 +5,10 @@ import math
 import pytest
 import torch
 
-from reprolib.chapters.user_guided.hints import reveal_patches
-from reprolib.chapters.user_guided import experiment as ch
-from reprolib.models.eccv16 import ECCV16
+from reprolib.chapters import user_guided as ch
+from reprolib.chapters.user_guided import demo
 from reprolib.claims import evaluate_claims
+from reprolib.models.eccv16 import ECCV16
 
 
 def test_profile_settings_scale_up():
@@ -119,7 +119,7 @@ def test_tiny_untrained_evaluation_has_the_schema():
     sat = m["saturation"]
     assert 0 <= sat["min"] <= sat["mean"] <= sat["max"] <= 1 and sat["std"] > 0 and -1 <= sat["chroma_corr"] <= 1
     one = ch.lab_batch(test_set, [0])
-    seq = ch.hint_sequence(run, one["L"],
+    seq = demo.hint_sequence(run, one["L"],
                            one["ab"], steps=2)
     assert len(seq) == 3 and seq[0]["point"] is None and int(seq[2]["mask"].sum()) == 2 * 49
     assert len(seq[1]["palette"]) >= 1

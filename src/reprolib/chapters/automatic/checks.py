@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import math
 from typing import Callable
+
 import torch
+
 from reprolib.book.exercises import _as_float_tensor, _close, _fmt, check
 
 

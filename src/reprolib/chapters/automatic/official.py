@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
-from torch import nn
-from reprolib.weights import WeightFile, _official_state, load_state_dict_strict
 
+from torch import nn
+
+from reprolib.weights import WeightFile, _official_state, load_state_dict_strict
 
 # The released PyTorch port of the ECCV 2016 model (richzhang/colorization, master branch).
 # As with torch.hub's ``check_hash``, the hash prefix in the file name is what we can verify.

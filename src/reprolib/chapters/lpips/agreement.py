@@ -48,7 +48,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from reprolib.metrics.distances import _check_images, _check_in_range, _check_value_range, to_value_range
+from reprolib.metrics.distances import (
+    _check_images,
+    _check_in_range,
+    _check_value_range,
+    to_value_range,
+)
 
 __all__ = [
     "DistanceFn",
@@ -564,9 +569,3 @@ def evaluate_jnd(
             bar.update(len(idx))
     d, same = torch.cat(ds), torch.cat(sames)
     return JNDResult(score=jnd_map(d, same), distances=d, same=same)
-
-
-# ----------------------------------------------------------------------------------------------
-# learning from judgments (sec. 6.3)
-
-

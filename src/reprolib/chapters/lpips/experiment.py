@@ -36,27 +36,41 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
-from torch import nn
-from torch.nn import functional as F
 
 from reprolib.chapters.lpips import judgments as J
-from reprolib.chapters.lpips import paper as zhang2018
-from reprolib.chapters.lpips.ranking import RankingHead, lr_schedule, ranking_loss, train_lin
 from reprolib.chapters.lpips.agreement import jnd_map, two_afc_credit
-from reprolib.metrics.distances import l2_distance, psnr_distance, ssim_distance
+from reprolib.chapters.lpips.verdicts import claims, facts
 from reprolib.chapters.lpips.cnn_distortions import make_cnn_distorters
-from reprolib.claims import custom, fact, not_testable
-from reprolib.color import rgb_to_l_ab
-from reprolib.config import code_version, get_device, get_profile, repo_root, seed_everything
+from reprolib.chapters.lpips.ranking import (
+    train_lin,
+)
+from reprolib.chapters.lpips.vectors import (
+    BATCH,
+    BETA1,
+    Calibration,
+    ColorizationTrunk,
+    fit_lin_on_vectors,
+    lin_vector,
+    lpips_trunk,
+    pair_vectors,
+    triplet_vectors,
+)
+from reprolib.config import (
+    code_version,
+    get_device,
+    get_profile,
+    repo_root,
+    seed_everything,
+)
 from reprolib.data.patches import colorworld_patches, photo_patches
-from reprolib.metrics.lpips import LPIPS, normalize_channels, zero_weight_fractions
+from reprolib.metrics.distances import l2_distance, psnr_distance, ssim_distance
+from reprolib.metrics.lpips import LPIPS, zero_weight_fractions
 from reprolib.modelcache import load_or_train
 from reprolib.nn.backbones import TAP_CHANNELS
-from reprolib.nn.lin import LinLayers
 from reprolib.results import ChapterRunBase, provenance
 
 CHAPTER = "lpips"
@@ -79,217 +93,17 @@ SETTINGS: dict[str, dict] = {
                  tune_decay=5, tune_lr=1e-4, bench_batch=50, bench_repeats=5, color_profile="full",
                  demo_patches=4),
 }
-BATCH = 50  # triplets per step (sec. 6.3)
-BETA1 = 0.5  # Adam's beta1 in the released trainer (facts 5.3)
-LIN_DROPOUT = 0.5  # the Dropout before each 1x1 conv in the released lin layers
 # Held out of every calibration: these families are only ever tested (split_families accepts groups).
 HELD_OUT = ("contrast", "gaussian_blur", "jpeg", "spatial")
 TRAIN_BENIGN, TRAIN_DAMAGING = ("lightness_shift",), ("gaussian_noise",)
 CNN_MAX_BLEND = 0.3  # the weak side of a CNN sentinel keeps at most this share of the CNN's change
-COLOR_BLOCKS = 5  # taps of the colorization trunk: after model1 .. model5 (conv1 .. conv5)
-MARGIN = 2.0  # percentage points, for 2AFC comparisons
-EXAMPLE_TOL = 0.001  # the released example distances are quoted to 3 decimals
 SETS = ("sentinel", "sentinel_cnn", "equal_mse", "equal_mse_heldout", "heldout", "jnd")
 METRICS = ("l2", "psnr", "ssim", "alex_random", "alex_random_lin", "alex", "alex_lin_official", "alex_lin_ours",
            "vgg", "vgg_lin_official", "vgg_lin_ours", "alex_tune", "alex_scratch", "color", "color_lin_ours")
-LABELS = {
-    "l2": "L2 (Lab)", "psnr": "PSNR", "ssim": "SSIM", "alex_random": "AlexNet, random init (cosine)",
-    "alex_random_lin": "AlexNet, random init + our lin", "alex": "AlexNet, ImageNet (cosine)",
-    "alex_lin_official": "AlexNet + official lin (LPIPS v0.1)", "alex_lin_ours": "AlexNet + our lin",
-    "vgg": "VGG16, ImageNet (cosine)", "vgg_lin_official": "VGG16 + official lin (LPIPS v0.1)",
-    "vgg_lin_ours": "VGG16 + our lin", "alex_tune": "AlexNet, tune (ours)", "alex_scratch": "AlexNet, scratch (ours)",
-    "color": "Colorization net, Ch. 1 (cosine)", "color_lin_ours": "Colorization net + our lin",
-}
 
 
 def settings(profile: str | None = None) -> dict:
     return dict(SETTINGS[get_profile(profile)])
-
-
-# ---------------------------------------------------------------------------------------------
-# Trunks: a callable from RGB in [-1, 1] to a list of feature maps
-
-
-def lpips_trunk(module: LPIPS) -> Callable[[torch.Tensor], list[torch.Tensor]]:
-    """The feature stack of an LPIPS module, scaling layer included (v0.1): [-1, 1] RGB -> feature maps."""
-    if not isinstance(module, LPIPS):
-        raise TypeError(f"module must be a reprolib.metrics.lpips.LPIPS, got {type(module).__name__}")
-
-    def trunk(x: torch.Tensor) -> list[torch.Tensor]:
-        if module.scaling_layer is not None:
-            x = module.scaling_layer(x)
-        return module.net(x)
-
-    return trunk
-
-
-class ColorizationTrunk(nn.Module):
-    """The first ``blocks`` conv blocks of Chapter 1's ECCV16 network as an LPIPS trunk.
-
-    A colorization network sees only lightness: the RGB input in [-1, 1] is mapped to [0, 1], converted to
-    L (``reprolib.color.rgb_to_l_ab``), and fed through ``model1 .. model{blocks}``; the output of each
-    block (after its BatchNorm, in eval mode) is one tap, like conv1 .. conv5 of AlexNet. This is the
-    thesis's "cross-channel prediction" self-supervised representation (sec. 6.3), at our scale.
-    """
-
-    def __init__(self, colorizer: nn.Module, blocks: int = COLOR_BLOCKS):
-        super().__init__()
-        if not all(hasattr(colorizer, f"model{k}") for k in range(1, blocks + 1)):
-            raise TypeError(f"colorizer must have blocks model1 .. model{blocks} (reprolib.models.ECCV16)")
-        if not 1 <= blocks <= 7:
-            raise ValueError(f"blocks must be in 1 .. 7, got {blocks}")
-        self.blocks = nn.ModuleList(getattr(colorizer, f"model{k}") for k in range(1, blocks + 1))
-        self.channels = tuple(int(b[-1].num_features) for b in self.blocks)
-        self.eval()
-
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        from reprolib.color import normalize_l
-
-        L, _ = rgb_to_l_ab(((x + 1) / 2).clamp(0, 1))
-        h = normalize_l(L)
-        taps = []
-        for block in self.blocks:
-            h = block(h)
-            taps.append(h)
-        return taps
-
-
-# ---------------------------------------------------------------------------------------------
-# Eq. 6.1 as a dot product: per-channel spatial means of squared normalised differences
-
-
-@torch.no_grad()
-def pair_vectors(trunk: Callable, a: torch.Tensor, b: torch.Tensor, batch: int = 100,
-                 device: torch.device | str = "cpu") -> torch.Tensor:
-    """``v`` of Eq. 6.1 for pairs: (N, sum_l C_l), entry (l, c) = mean_hw (y_hat_a - y_hat_b)^2_{l,c}.
-
-    ``a``, ``b``: RGB (N, 3, H, W) in [0, 1]. The distance with weights w (one per channel and layer) is
-    ``v @ w``; w = 1 is the cosine distance of sec. 6.3.
-    """
-    return _vectors(trunk, [a, b], [(0, 1)], batch, device)[0]
-
-
-@torch.no_grad()
-def triplet_vectors(trunk: Callable, ref: torch.Tensor, p0: torch.Tensor, p1: torch.Tensor, batch: int = 50,
-                    device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
-    """``(v0, v1)`` for the pairs (ref, p0) and (ref, p1); the trunk runs once per image (3 per triplet)."""
-    v0, v1 = _vectors(trunk, [ref, p0, p1], [(0, 1), (0, 2)], batch, device)
-    return v0, v1
-
-
-def _vectors(trunk, images: list[torch.Tensor], pairs, batch: int, device) -> list[torch.Tensor]:
-    n = images[0].shape[0]
-    for x in images:
-        if not isinstance(x, torch.Tensor) or x.dim() != 4 or x.shape[1] != 3 or x.shape != images[0].shape:
-            raise ValueError("images must be RGB tensors (N, 3, H, W) of one shape, in [0, 1]")
-        if x.numel() and (float(x.min()) < -1e-4 or float(x.max()) > 1 + 1e-4):
-            raise ValueError("images must be in [0, 1] (they are mapped to [-1, 1] here)")
-    out: list[list[torch.Tensor]] = [[] for _ in pairs]
-    for i in range(0, n, batch):
-        chunk = [x[i:i + batch].float() for x in images]
-        m = chunk[0].shape[0]
-        feats = trunk((torch.cat(chunk) * 2 - 1).to(device))
-        per_pair: list[list[torch.Tensor]] = [[] for _ in pairs]
-        for f in feats:
-            f = normalize_channels(f.float())
-            parts = f.split(m)
-            for j, (s, t) in enumerate(pairs):
-                per_pair[j].append((parts[s] - parts[t]).pow(2).mean(dim=(2, 3)))
-        for j in range(len(pairs)):
-            out[j].append(torch.cat(per_pair[j], dim=1).double().cpu())
-    return [torch.cat(o) if o else torch.zeros(0, 0, dtype=torch.float64) for o in out]
-
-
-def lin_vector(lins: nn.Module | Sequence[nn.Module]) -> torch.Tensor:
-    """The weights w of all linear layers as one vector (layer by layer), float64."""
-    layers = lins.lins if isinstance(lins, LPIPS) else (list(lins.children()) if isinstance(lins, nn.Module) else lins)
-    return torch.cat([lin.weight.detach().flatten() for lin in layers]).double().cpu()
-
-
-# ---------------------------------------------------------------------------------------------
-# "lin" calibration on cached vectors (sec. 6.3: frozen trunk, w >= 0, G, Eq. 6.2)
-
-
-class Calibration(nn.Module):
-    """What "lin" learns: the linear layers (official layout, :class:`reprolib.nn.lin.LinLayers`) and G."""
-
-    def __init__(self, channels: Sequence[int]):
-        super().__init__()
-        self.lins = LinLayers(tuple(int(c) for c in channels))
-        self.head = RankingHead()
-
-    def weights(self) -> torch.Tensor:
-        return lin_vector(self.lins)
-
-
-def fit_lin_on_vectors(model: Calibration, v0: torch.Tensor, v1: torch.Tensor, judge: torch.Tensor,
-                       epochs: int = 5, decay_epochs: int = 5, lr: float = 1e-4, batch_size: int = BATCH,
-                       beta1: float = BETA1, seed: int = 0, dropout: float = LIN_DROPOUT) -> dict:
-    """Train w (>= 0) and G on precomputed vectors: the "lin" variant with a frozen trunk (sec. 6.3).
-
-    The same recipe as :func:`reprolib.chapters.lpips.ranking.train_lin`: fresh initialisation of w, projected onto
-    w >= 0 before the first step and after every step ("we check for any negative weights, and force them
-    to be 0"), d = w . v (Eq. 6.1), G = :class:`~reprolib.chapters.lpips.ranking.RankingHead`, BCE of Eq. 6.2
-    (:func:`~reprolib.chapters.lpips.ranking.ranking_loss`), Adam(beta1 = 0.5), ``epochs`` at ``lr`` then
-    ``decay_epochs`` decaying linearly (:func:`~reprolib.chapters.lpips.ranking.lr_schedule`), reshuffled each epoch.
-    The one difference: the released Dropout acts on each pixel of the squared-difference map; here the
-    map is already averaged, so Dropout drops whole (channel, layer) entries of v.
-    """
-    if v0.shape != v1.shape or v0.dim() != 2 or judge.shape != (v0.shape[0],):
-        raise ValueError(f"v0, v1 must be (N, C) and judge (N,), got {tuple(v0.shape)}, {tuple(v1.shape)}, "
-                         f"{tuple(judge.shape)}")
-    channels = [lin.weight.shape[1] for lin in model.lins.children()]
-    if sum(channels) != v0.shape[1]:
-        raise ValueError(f"the vectors have {v0.shape[1]} entries but the linear layers {sum(channels)} weights")
-    if epochs + decay_epochs < 1:
-        raise ValueError("epochs + decay_epochs must be at least 1")
-    gen = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)
-    for lin in model.lins.children():
-        lin.model[1].reset_parameters()
-    for layer in model.head.modules():  # G too: the result must not depend on the RNG state before the call
-        if layer is not model.head and hasattr(layer, "reset_parameters"):
-            layer.reset_parameters()
-    convs = [lin.model[1] for lin in model.lins.children()]
-    params = [c.weight for c in convs] + list(model.head.parameters())
-    opt = torch.optim.Adam(params, lr=lr, betas=(beta1, 0.999))
-    v0, v1, judge = v0.float(), v1.float(), judge.float()
-    n = v0.shape[0]
-    history: dict[str, list] = {"loss": [], "agreement": [], "lr": []}
-    t0 = time.perf_counter()
-    model.train()
-
-    def project() -> None:
-        with torch.no_grad():
-            for c in convs:
-                c.weight.clamp_(min=0)
-
-    project()
-    for epoch_lr in lr_schedule(lr, epochs, decay_epochs):
-        for group in opt.param_groups:
-            group["lr"] = epoch_lr
-        order = torch.randperm(n, generator=gen)
-        losses, agree = [], []
-        for i in range(0, n, batch_size):
-            idx = order[i:i + batch_size]
-            w = torch.cat([c.weight.flatten() for c in convs])
-            a = F.dropout(v0[idx], p=dropout, training=True) if dropout else v0[idx]
-            b = F.dropout(v1[idx], p=dropout, training=True) if dropout else v1[idx]
-            d0, d1 = a @ w, b @ w
-            loss = ranking_loss(model.head, d0, d1, judge[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            project()  # the projection after every step
-            losses.append(float(loss.detach()))
-            agree.append(float(two_afc_credit(d0.detach(), d1.detach(), judge[idx]).mean()))
-        history["loss"].append(float(np.mean(losses)))
-        history["agreement"].append(float(np.mean(agree)))
-        history["lr"].append(epoch_lr)
-    model.eval()
-    history["wall_seconds"] = time.perf_counter() - t0
-    history["steps"] = len(history["loss"]) * ((n + batch_size - 1) // batch_size)
-    return history
 
 
 # ---------------------------------------------------------------------------------------------
@@ -679,166 +493,6 @@ def throughput(run: ChapterRun, nets: Sequence[str] = ("alex", "vgg")) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------
-# Claims
-
-
-def _s(m: dict, metric: str, set_name: str) -> float:
-    return m["scores"][metric][set_name]
-
-
-def _example_check(m: dict):
-    ex = m["official"]["example"]
-    if not ex:
-        raise KeyError("the example triplet (ex_ref.png, ex_p0.png, ex_p1.png) was not found")
-    values, checks, ok = {}, [], True
-    for net, expected in zhang2018.EXAMPLE_DISTANCES.items():
-        for which, got, exp in zip(("p0", "p1"), ex[net], expected):
-            passed = abs(got - exp) <= EXAMPLE_TOL
-            ok &= passed
-            values[f"{net}.{which}"] = got
-            checks.append(f"{net} d(ref,{which}) = {got:.4f} vs {exp} (+-{EXAMPLE_TOL}): {passed}")
-    return ok, {"values": values, "comparison": "; ".join(checks),
-                "summary": ", ".join(f"{k} {v:.3f}" for k, v in values.items())}
-
-
-def _equal_mse_check(m: dict):
-    deep = ("alex", "alex_lin_official")
-    vals = {k: _s(m, k, "equal_mse") for k in (*deep, "psnr")}
-    ok = all(vals[k] >= max(90.0, vals["psnr"] + 25) for k in deep)
-    return bool(ok), {
-        "values": vals,
-        "comparison": (f"AlexNet (cosine and official lin) >= 90 % and >= PSNR + 25 points: {ok} (PSNR, i.e. RGB "
-                       "L2, sees two equal MSEs: its score is chance by construction)"),
-        "summary": ", ".join(f"{k} {v:.1f} %" for k, v in vals.items()),
-    }
-
-
-def _random_check(m: dict):
-    vals = {k: _s(m, k, "equal_mse") for k in ("alex", "alex_random")}
-    ok = vals["alex"] >= vals["alex_random"] + 5
-    return bool(ok), {"values": vals, "comparison": f"alex >= alex_random + 5 points on equal_mse: {ok}",
-                      "summary": f"ImageNet {vals['alex']:.1f} % vs random {vals['alex_random']:.1f} %"}
-
-
-def _calibration_check(m: dict):
-    pairs = (("alex", "alex_lin_ours"), ("alex_random", "alex_random_lin"), ("color", "color_lin_ours"))
-    vals = {k: _s(m, k, "heldout") for p in pairs for k in p}
-    gain = float(np.mean([vals[b] - vals[a] for a, b in pairs]))
-    no_loss = all(vals[b] >= vals[a] - MARGIN for a, b in pairs)
-    ok = gain >= 1.0 and no_loss
-    return bool(ok), {"values": {**vals, "mean_gain": gain},
-                      "comparison": (f"mean held-out gain of our lin over cosine across the three trunks >= 1 point "
-                                     f"({gain:+.1f}) and no trunk loses more than {MARGIN} points: {ok}"),
-                      "summary": f"mean gain {gain:+.1f} points; " + ", ".join(f"{k} {v:.1f}" for k, v in vals.items())}
-
-
-def _sparsity_check(m: dict):
-    z = m["official"]["zero_fraction"]["alex"]
-    paper = [p.value for p in zhang2018.ALEX_ZERO_WEIGHTS]
-    ok = z[0] >= z[-1] + 10 and z[0] >= 40
-    return bool(ok), {"values": {f"conv{k + 1}": v for k, v in enumerate(z)},
-                      "comparison": (f"official alex v0.1: zero share conv1 >= conv5 + 10 points and conv1 >= 40 %: "
-                                     f"{ok} (paper: {'/'.join(f'{p:g}' for p in paper)} %)"),
-                      "summary": "zero weights conv1..5: " + "/".join(f"{v:.1f}" for v in z) + " %"}
-
-
-def _self_supervised_check(m: dict):
-    vals = {k: _s(m, k, "equal_mse") for k in ("color", "alex", "alex_random")}
-    ok = vals["color"] >= vals["alex"] - 10 and vals["color"] >= vals["alex_random"] + MARGIN
-    return bool(ok), {"values": vals,
-                      "comparison": (f"colorization features >= ImageNet AlexNet - 10 points and >= random AlexNet + "
-                                     f"{MARGIN} points on equal_mse: {ok}"),
-                      "summary": ", ".join(f"{k} {v:.1f} %" for k, v in vals.items())}
-
-
-def _sentinel_check(m: dict):
-    metrics = [k for k in ("l2", "ssim", "alex", "alex_lin_official", "vgg_lin_official", "color") if k in m["scores"]]
-    vals = {f"{k}.{sn}": _s(m, k, sn) for k in metrics for sn in ("sentinel", "sentinel_cnn")}
-    ok = all(v >= 95 for v in vals.values())
-    return bool(ok), {"values": vals, "comparison": f"every listed metric >= 95 % on both sentinel sets: {ok}",
-                      "summary": f"lowest {min(vals.values()):.1f} %"}
-
-
-def claims() -> list:
-    return [
-        custom("official_example_distances",
-               "The official v0.1 weights give the released example distances: alex (0.722, 0.138), vgg (0.569, "
-               "0.422) on ex_ref vs ex_p0, ex_p1 (reference-facts 5.4).", _example_check),
-        custom("sentinels_pass",
-               "Like the attentive observers of sec. 6.2.2, every sound metric passes the sentinels: the weaker "
-               "version of one distortion is closer (traditional held-out families and CNN-based distortions).",
-               _sentinel_check),
-        custom("deep_features_see_structure",
-               "Deep ImageNet features rank equal-MSE pairs the way human perception does (a luminance or contrast "
-               "change looks closer than blur, noise or JPEG at the same MSE; Wang & Bovik 2009), where RGB L2/PSNR "
-               "cannot by construction (sec. 6.4.1: deep features beat L2 by a large margin).", _equal_mse_check),
-        custom("random_network_worse",
-               "A randomly initialised network does markedly worse than a trained one (sec. 6.4.1: 'Random "
-               "networks ... do not yield much improvement').", _random_check),
-        custom("calibration_helps_heldout",
-               "Linear calibration on judgments improves agreement over cosine on held-out distortion families "
-               "(sec. 6.4.2: lin improved 11 of 12 real-algorithm scores).", _calibration_check),
-        custom("official_lin_sparse_early",
-               "The learned Alex-lin weights are sparse in early layers and dense in late ones (sec. 6.4.2, "
-               "Fig. 6.6: 79.7 % of conv1 weights and 27.7 % of conv5 weights are zero).", _sparsity_check),
-        custom("self_supervised_features_work",
-               "Self-supervised features (cross-channel prediction: our Chapter 1 colorization network) approach "
-               "supervised ones and beat a random network (sec. 6.4.1).", _self_supervised_check),
-        not_testable("bapps_human_agreement",
-                     "On BAPPS, ImageNet AlexNet/VGG/SqueezeNet reach 68.9/67.0/68.6 % 2AFC against humans' 73.9 %, "
-                     "L2 and SSIM 63.2/63.1 % (sec. 6.4.1).",
-                     "Needs the BAPPS human judgments (a 1.3 GB download): run the chapter's online section in Colab."),
-    ]
-
-
-def facts(measured: dict) -> list:
-    off = measured["official"]
-    out = [
-        fact("Alex-lin weights (sec. 6.4.2: 64+192+384+256+256)", 1152, off["lin_weights"]["alex"], unit="weights"),
-        fact("VGG-lin weights (sec. 6.3)", 1472, off["lin_weights"]["vgg"], unit="weights"),
-    ]
-    for net in ("alex", "vgg"):
-        for k, which in enumerate(("p0", "p1")):
-            if net in off["example"]:
-                out.append(fact(f"LPIPS-{net} v0.1 d(ex_ref, ex_{which})", zhang2018.EXAMPLE_DISTANCES[net][k],
-                                round(off["example"][net][k], 4), tol=EXAMPLE_TOL))
-    return out
-
-
-# ---------------------------------------------------------------------------------------------
-# Tables
-
-
-TABLE_ROWS = ("l2", "ssim", "alex", "vgg", "alex_lin_official", "vgg_lin_official")
-
-
-def paper_tables(runs: dict) -> list:
-    """The paper's 2AFC averages over BAPPS (sec. 6.4.1) beside our constructed-judgment scores.
-
-    The columns measure different things: the paper's is agreement with humans on BAPPS, ours agreement
-    with the known answers of :mod:`reprolib.chapters.lpips.judgments` (sentinels; equal-MSE cross-family pairs). The
-    table sets them side by side so the reader sees the ranking, not a like-for-like number.
-    """
-    from reprolib.book.tables import comparison_table
-
-    paper_rows = {"l2": "l2", "ssim": "ssim", "alex": "alex", "vgg": "vgg"}
-    paper = {f"scores.{r}.bapps": zhang2018.TWO_AFC_ALL_SETS[p].value for r, p in paper_rows.items()}
-    rows = [(r, LABELS[r]) for r in (*TABLE_ROWS, "alex_lin_ours", "alex_random", "color")]
-    tables = [
-        comparison_table(rows=rows, columns=[("bapps", "BAPPS 2AFC, 6 sets (%)", ".1f")], paper=paper, runs=runs,
-                         key="scores.{row}.{column}",
-                         caption="Paper: 2AFC agreement with humans on BAPPS (sec. 6.4.1). Ours: not measurable "
-                                 "offline (dash); see the online section."),
-        comparison_table(rows=rows, columns=[("equal_mse", "equal-MSE 2AFC (%)", ".1f"),
-                                             ("heldout", "held-out 2AFC (%)", ".1f")],
-                         paper={}, runs=runs, key="scores.{row}.{column}",
-                         caption="Constructed judgments (answers known by construction); the paper has no such "
-                                 "column (dash)."),
-    ]
-    return tables
-
-
-# ---------------------------------------------------------------------------------------------
 # Entry points
 
 
@@ -882,72 +536,3 @@ def finish(run: ChapterRun, started: datetime | None = None, t0: float | None = 
 def run(profile: str | None = None, seed: int = 0, force: bool = False, device=None) -> dict:
     """CLI entry point: run the chapter and write ``book/results/<profile>/lpips.json``."""
     return run_experiment(profile=profile, seed=seed, force=force, device=device).results
-
-
-# ---------------------------------------------------------------------------------------------
-# The interactive demo: a distortion explorer
-
-DEMO_FAMILIES = ("gaussian_blur", "gaussian_noise", "jpeg", "lightness_shift", "affine")
-DEMO_SEVERITIES = (0.1, 0.25, 0.5, 0.75, 1.0)  # no 0: every control must change the picture
-
-
-def demo_patches(n: int, seed: int = 0) -> torch.Tensor:
-    """``n`` 64 x 64 test patches for the demo (photos first, then ColorWorld)."""
-    return reference_patches(n, 64, seed + 11, split="test")
-
-
-def explorer_render(patches: torch.Tensor, metric: LPIPS | None = None, seed: int = 0) -> Callable:
-    """``render(patch, distortion, severity) -> ([reference, distorted, LPIPS map], text)`` for the demo.
-
-    The random draw of a distortion is fixed per (patch, distortion), so the severity only changes its
-    strength. The map is LPIPS-alex v0.1 with ``spatial=True`` (its mean is the distance), shown with a
-    fixed colour scale (0 to 1.5) so that frames compare.
-    """
-    import matplotlib
-
-    from reprolib.chapters.lpips.distortions import distort
-
-    metric = metric if metric is not None else LPIPS("alex", spatial=True)
-    cmap = matplotlib.colormaps["magma"]
-
-    @torch.no_grad()
-    def render(patch: int, distortion: str, severity: float):
-        if not 0 <= int(patch) < len(patches):
-            raise ValueError(f"patch must be in 0 .. {len(patches) - 1}, got {patch}")
-        ref = patches[int(patch): int(patch) + 1]
-        g = torch.Generator().manual_seed(seed * 1000 + int(patch) * 37 + DEMO_FAMILIES.index(distortion)
-                                          if distortion in DEMO_FAMILIES else seed)
-        x = distort(ref, distortion, float(severity), g)
-        dmap = metric(ref * 2 - 1, x * 2 - 1, normalize=False, spatial=True)[0, 0]
-        heat = torch.from_numpy(cmap((dmap / 1.5).clamp(0, 1).numpy())[..., :3]).permute(2, 0, 1).float()
-        l2 = float(l2_distance(ref, x, colorspace="rgb"))
-        ssim = 1.0 - float(ssim_distance(ref, x))
-        text = (f"L2 (RGB MSE) {l2:.4f} | PSNR {float(-psnr_distance(ref, x)):.1f} dB | SSIM {ssim:.3f} | "
-                f"LPIPS-alex {float(dmap.mean()):.3f}")
-        return [ref[0], x[0], heat], text
-
-    return render
-
-
-def explorer_controls(n_patches: int) -> list:
-    return [("patch", "patch", "select", [(f"patch {i}", i) for i in range(n_patches)]),
-            ("distortion", "distortion", "select", [(d.replace("_", " "), d) for d in DEMO_FAMILIES]),
-            ("severity", "severity", "slider", [(f"{s:.2f}", s) for s in DEMO_SEVERITIES])]
-
-
-def scores_table(metrics: dict, caption: str = ""):
-    """Every metric (rows) on every set (columns, %): 2AFC, JND mAP, and agreement on the unanswered set."""
-    from reprolib.book.tables import _Table
-
-    cols = [("sentinel", "sentinel"), ("sentinel_cnn", "sentinel CNN"), ("equal_mse", "equal-MSE"),
-            ("equal_mse_heldout", "equal-MSE held-out"), ("heldout", "held-out (all)"), ("jnd", "JND mAP")]
-    agree = metrics.get("mixed_agreement_with_alex_lin_official", {})
-    body = []
-    for m, row in metrics["scores"].items():
-        cells = [LABELS.get(m, m)] + ["\u2013" if row.get(k) is None else f"{row[k]:.1f}" for k, _ in cols]
-        cells.append("\u2013" if m not in agree else f"{agree[m]:.1f}")
-        n = metrics.get("n", {}).get(m, {})
-        cells.append(str(n.get("equal_mse", "")))
-        body.append(cells)
-    header = ["metric"] + [label for _, label in cols] + ["agrees with Alex-lin on 'mixed'", "n (equal-MSE)"]
-    return _Table(header, body, caption)

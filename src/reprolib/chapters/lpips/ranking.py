@@ -6,14 +6,26 @@ from __future__ import annotations
 import copy
 import math
 from typing import Any
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from reprolib.chapters.lpips.agreement import (
+    _check_fractions,
+    _check_lpips_like,
+    _check_positive_int,
+    _credit,
+    _Examples,
+    _lin_parts,
+    _module_device,
+    _range_kwargs,
+    _resolve_range,
+    _trunk,
+)
 from reprolib.config import seed_everything
 from reprolib.metrics.distances import _check_in_range, to_value_range
-from reprolib.chapters.lpips.agreement import _Examples, _check_fractions, _check_lpips_like, _check_positive_int, _credit, _lin_parts, _module_device, _range_kwargs, _resolve_range, _trunk
-
 
 #: The three training variants of sec. 6.3: what is learned besides the linear weights w.
 TRAIN_MODES = ("lin", "tune", "scratch")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from typing import Callable
+
 import torch
+
 from reprolib.book.exercises import _as_float_tensor, check
 
 

@@ -6,8 +6,15 @@ from __future__ import annotations
 import html
 import json
 from typing import Callable, Sequence
+
 import ipywidgets as widgets
-from reprolib.book.widgets import _StaticFrames, _as_panels, to_png_bytes, to_uint8
+import torch
+
+from reprolib.book.widgets import _as_panels, _StaticFrames, to_png_bytes, to_uint8
+from reprolib.chapters.user_guided.experiment import ChapterRun
+from reprolib.chapters.user_guided.hints import max_error_points
+from reprolib.chapters.user_guided.palette import distribution_at, suggest_colors
+from reprolib.color import l_ab_to_rgb
 
 
 def _hex(rgb) -> str:
@@ -346,3 +353,40 @@ def static_hint_steps(frames: Sequence, labels: Sequence[str], palettes: Sequenc
     pngs = [[to_png_bytes(img) for img in f] for f in u8]
     return StaticHintSteps(pngs, [tuple(s) for s in sizes], labels, palettes, title=title,
                            width=None if width is None else int(width), panel_titles=panel_titles, initial=int(initial))
+
+
+def suggestions(logits: torch.Tensor, y: int, x: int, size: tuple[int, int], k: int = 9) -> list[tuple[float, float]]:
+    """The palette of section 3.3.2 at pixel (y, x): up to ``k`` suggested (a, b), most probable first."""
+    pal = suggest_colors(distribution_at(logits, y, x, size), k=k, seed=0)
+    return [(float(a), float(b)) for a, b in pal.ab.tolist()]
+
+
+def draw_hints(L: torch.Tensor, hint: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """What the user sees on the drawing pad: the grey image with each hint patch in its colour, (N,3,H,W)."""
+    return l_ab_to_rgb(L, hint * mask)
+
+
+@torch.no_grad()
+def hint_sequence(run: ChapterRun, L: torch.Tensor, ab: torch.Tensor, steps: int = 8) -> list[dict]:
+    """A simulated session on one image (L (1,1,H,W), ab (1,2,H,W)): at every step the user clicks where the
+    current colorization is worst (max-error sampling) and gives the true mean colour of the 7x7 patch there.
+
+    Returns ``steps + 1`` dicts (0 hints, 1 hint, ...): ``hint``, ``mask``, ``ab`` (the colorization), ``point``
+    (y, x) of the newest hint or None, and ``palette`` (the suggestions shown at that pixel before the click).
+    """
+    size = tuple(L.shape[-2:])
+    hint, mask = torch.zeros_like(ab), torch.zeros_like(L)
+    pred, logits = run.colorize(L, hint, mask)
+    out = [{"hint": hint, "mask": mask, "ab": pred, "point": None, "palette": []}]
+    for _ in range(steps):
+        new_hint, new_mask = max_error_points(ab, pred, n=1, revealed_mask=mask)
+        if new_mask.sum() == 0:
+            break
+        ys, xs = new_mask[0, 0].nonzero(as_tuple=True)
+        y, x = int(ys.float().mean().round()), int(xs.float().mean().round())
+        palette = suggestions(logits, y, x, size)
+        hint = torch.where(new_mask > 0, new_hint, hint)
+        mask = torch.maximum(mask, new_mask)
+        pred, logits = run.colorize(L, hint, mask)
+        out.append({"hint": hint, "mask": mask, "ab": pred, "point": (y, x), "palette": palette})
+    return out

@@ -30,10 +30,22 @@ import torch.nn.functional as F
 
 from reprolib.chapters import automatic
 from reprolib.chapters.user_guided import paper as zhang2017
-from reprolib.chapters.user_guided.hints import EVAL_PATCH, max_error_points, reveal_patches, sample_hints
+from reprolib.chapters.user_guided.hints import (
+    EVAL_PATCH,
+    max_error_points,
+    reveal_patches,
+    sample_hints,
+)
 from reprolib.chapters.user_guided.levin import levin_colorize
 from reprolib.chapters.user_guided.palette import distribution_at, suggest_colors
-from reprolib.claims import all_greater, custom, fact, not_testable
+from reprolib.chapters.user_guided.verdicts import (
+    CHAPTER1_ROWS,
+    MODE_MIN_PROB,
+    MODE_RADIUS,
+    PALETTE_TOP,
+    claims,
+    facts,
+)
 from reprolib.color import l_ab_to_rgb, rgb_to_l_ab
 from reprolib.config import code_version, get_device, get_profile, seed_everything
 from reprolib.data import ColorWorld
@@ -63,12 +75,6 @@ MASK_CENT = 0.5  # colorization-pytorch's centring; any value works for a networ
 DIST_WEIGHT = 1.0  # weight of the distribution loss (its gradients reach only the side branch)
 HINT_P = 1 / 8  # geometric parameter of the simulated user (section 3.3.2)
 PATCH = EVAL_PATCH  # 7x7 evaluation patches (Fig. 3.6)
-MODE_RADIUS = 20.0  # a suggestion "covers" a true mode when it lies within this ab distance
-MODE_MIN_PROB = 0.15  # modes rarer than this are not required to be covered
-PALETTE_TOP = 5  # how many of the K = 9 suggestions count as "top"
-MARGIN_DB = 0.25  # margin for PSNR comparisons (dB)
-# Table 3.1's two rows for Chapter 1's network: row key (as in papers.zhang2017) -> Chapter 1 variant.
-CHAPTER1_ROWS = (("zhang2016_norebal", "class"), ("zhang2016", "full"))
 
 # A profile changes sizes, never the algorithm (DESIGN section 6).
 SETTINGS: dict[str, dict] = {
@@ -518,65 +524,7 @@ def saturation_spread(b: dict) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------
-# Demo helpers
-
-
-def suggestions(logits: torch.Tensor, y: int, x: int, size: tuple[int, int], k: int = 9) -> list[tuple[float, float]]:
-    """The palette of section 3.3.2 at pixel (y, x): up to ``k`` suggested (a, b), most probable first."""
-    pal = suggest_colors(distribution_at(logits, y, x, size), k=k, seed=0)
-    return [(float(a), float(b)) for a, b in pal.ab.tolist()]
-
-
-def draw_hints(L: torch.Tensor, hint: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """What the user sees on the drawing pad: the grey image with each hint patch in its colour, (N,3,H,W)."""
-    return l_ab_to_rgb(L, hint * mask)
-
-
-@torch.no_grad()
-def hint_sequence(run: ChapterRun, L: torch.Tensor, ab: torch.Tensor, steps: int = 8) -> list[dict]:
-    """A simulated session on one image (L (1,1,H,W), ab (1,2,H,W)): at every step the user clicks where the
-    current colorization is worst (max-error sampling) and gives the true mean colour of the 7x7 patch there.
-
-    Returns ``steps + 1`` dicts (0 hints, 1 hint, ...): ``hint``, ``mask``, ``ab`` (the colorization), ``point``
-    (y, x) of the newest hint or None, and ``palette`` (the suggestions shown at that pixel before the click).
-    """
-    size = tuple(L.shape[-2:])
-    hint, mask = torch.zeros_like(ab), torch.zeros_like(L)
-    pred, logits = run.colorize(L, hint, mask)
-    out = [{"hint": hint, "mask": mask, "ab": pred, "point": None, "palette": []}]
-    for _ in range(steps):
-        new_hint, new_mask = max_error_points(ab, pred, n=1, revealed_mask=mask)
-        if new_mask.sum() == 0:
-            break
-        ys, xs = new_mask[0, 0].nonzero(as_tuple=True)
-        y, x = int(ys.float().mean().round()), int(xs.float().mean().round())
-        palette = suggestions(logits, y, x, size)
-        hint = torch.where(new_mask > 0, new_hint, hint)
-        mask = torch.maximum(mask, new_mask)
-        pred, logits = run.colorize(L, hint, mask)
-        out.append({"hint": hint, "mask": mask, "ab": pred, "point": (y, x), "palette": palette})
-    return out
-
-
-# ---------------------------------------------------------------------------------------------
 # Facts and claims
-
-
-def released_parameter_count() -> int:
-    """Parameters of the released SIGGRAPH17 network, summed by hand from the layer table of
-    reference-facts section 2.1 (3x3 convs with bias, BN with weight and bias, the 529-way class head)."""
-    conv = lambda cin, cout, k=3: cin * cout * k * k + cout  # noqa: E731
-    bn = lambda c: 2 * c  # noqa: E731
-    n = conv(4, 64) + conv(64, 64) + bn(64)
-    n += conv(64, 128) + conv(128, 128) + bn(128)
-    n += conv(128, 256) + 2 * conv(256, 256) + bn(256)
-    n += conv(256, 512) + 2 * conv(512, 512) + bn(512)
-    n += 3 * (3 * conv(512, 512) + bn(512))  # model5, model6 (dilated), model7
-    n += conv(512, 256, 4) + conv(256, 256) + 2 * conv(256, 256) + bn(256)  # model8up, model3short8, model8
-    n += conv(256, 128, 4) + conv(128, 128) + conv(128, 128) + bn(128)  # model9up, model2short9, model9
-    n += conv(128, 128, 4) + conv(64, 128) + conv(128, 128)  # model10up, model1short10, model10
-    n += conv(256, 529, 1) + conv(128, 2, 1)  # model_class, model_out
-    return n
 
 
 def model_facts() -> dict:
@@ -587,191 +535,6 @@ def model_facts() -> dict:
     return {"released_params": count_parameters(released), "hypercolumn_params": count_parameters(paper),
             "global_params": count_parameters(glob),
             "global_branch_params": count_parameters(glob.global_branch)}
-
-
-def facts(measured: dict) -> list:
-    c = 512
-    branch = (NUM_AB_BINS + 1) * c + c + 2 * c + c + 2 * c + 3 * (c * c + c + 2 * c)  # glob_conv1, s_conv1, BN, 3 x [1x1, BN]
-    return [
-        fact("SIGGRAPH17 parameters (released layout, 529-way head), counted from the layer table", released_parameter_count(),
-             measured["released_params"], tol=0, unit="parameters"),
-        fact("Global hints branch parameters (4 x 1x1 conv, 512 channels, section 3.3.3)", branch,
-             measured["global_branch_params"], tol=0, unit="parameters"),
-    ]
-
-
-def claims() -> list:
-    return [
-        custom("psnr_rises_with_points",
-               "The network's PSNR rises monotonically with the number of random points, and gains at least 3 dB "
-               "from 0 points to the most points (Fig. 3.6; the released model gains 7.7 dB from 0 to 501).",
-               _monotone_check),
-        custom("network_beats_levin_few_points",
-               "With few points (1, 2, 5 and 10 random points) the network beats Levin et al.'s edit propagation by "
-               f"more than {MARGIN_DB} dB, and the gap shrinks as points grow (Fig. 3.6).",
-               _levin_check),
-        custom("max_error_beats_random",
-               "Max-error sampling gives the network a higher PSNR than random sampling at the same number of "
-               f"points (1 or more, by more than {MARGIN_DB} dB at the largest count; section 3.4.1).",
-               _max_error_check),
-        all_greater("global_hints_help",
-                    "Global hints help: + global histogram beats + global saturation, which beats the same network "
-                    "run automatically (Table 3.1: 27.85 > 25.78 > 24.43 dB).",
-                    [("table.global_hist.psnr", "table.global_sat.psnr"), ("table.global_sat.psnr", "table.global_auto.psnr")],
-                    margin=MARGIN_DB),
-        custom("competitive_automatic",
-               "Run with no hints, the Local Hints Network is competitive with Chapter 1's automatic colorizer: "
-               f"its PSNR is at most {MARGIN_DB} dB below the better of Chapter 1's two classification models "
-               "(Table 3.1: 24.43 dB vs 24.51 without and 22.04 with class rebalancing).",
-               _competitive_check),
-        all_greater("rebalancing_lowers_psnr",
-                    "Class rebalancing costs PSNR: Chapter 1's rebalanced model scores below the same model trained "
-                    "without rebalancing (Table 3.1: 22.04 vs 24.51 dB).",
-                    [("table.zhang2016_norebal.psnr", "table.zhang2016.psnr")], margin=MARGIN_DB),
-        all_greater("rebalanced_below_grey",
-                    "PSNR punishes a vivid colour of the wrong mode more than a neutral grey: Chapter 1's rebalanced "
-                    "model scores below predicting grey everywhere (Table 3.1: 22.04 vs 22.82 dB).",
-                    [("table.gray.psnr", "table.zhang2016.psnr")], margin=MARGIN_DB),
-        custom("all_points_near_copy",
-               "Given every ground-truth colour the network nearly copies them: its PSNR is at least 5 dB above "
-               "its automatic result, yet finite, below edit propagation's exact copy (Table 3.1: 37.70 dB vs ∞).",
-               _copy_check),
-        custom("histogram_transfer",
-               "Histogram transfer: given another image's global histogram, the output's colour histogram moves "
-               "toward it (total-variation distance at least 0.05 lower than the automatic output's; Fig. 3.9).",
-               _transfer_check),
-        custom("palette_covers_modes",
-               f"At the centre of an object of a multimodal ColorWorld class, the palette's top {PALETTE_TOP} of 9 "
-               f"suggestions lie within {MODE_RADIUS:g} ab of its true colour modes (each mode of probability >= "
-               f"{MODE_MIN_PROB}; mean coverage >= 0.75). A measurement the paper could not make.",
-               _palette_check),
-        not_testable("amt_fooling_rate",
-                     "Novice users with the interface fool AMT judges 30.0 % of the time, vs 18.6 % automatic "
-                     "(Table 3.2).", "Needs human users and human judges; nothing offline can stand in for them."),
-    ]
-
-
-def _monotone_check(m: dict):
-    c = m["curves"]
-    vals = c["random"]["network"]
-    steps = [b - a for a, b in zip(vals, vals[1:])]
-    rises = all(s > 0 for s in steps)
-    gain = vals[-1] - vals[0]
-    ok = rises and gain >= 3.0
-    return ok, {"values": dict(zip(map(str, c["counts"]), vals)), "comparison":
-                f"each step > 0: {rises}; PSNR(max points) - PSNR(0) = {gain:.2f} dB >= 3: {gain >= 3.0}",
-                "summary": " < ".join(f"{v:.2f}" for v in vals) + f" dB (gain {gain:.2f} dB)"}
-
-
-def _levin_check(m: dict):
-    c = m["curves"]
-    counts, net, lev = c["counts"], c["random"]["network"], c["random"]["levin"]
-    few = [k for k in (1, 2, 5, 10) if k in counts]
-    gaps = {k: net[counts.index(k)] - lev[counts.index(k)] for k in few}
-    beats = all(g > MARGIN_DB for g in gaps.values())
-    last_gap = net[-1] - lev[-1]
-    shrinks = last_gap < min(gaps.values()) - MARGIN_DB if gaps else False
-    return beats and shrinks, {
-        "values": {**{f"gap@{k}": v for k, v in gaps.items()}, f"gap@{counts[-1]}": last_gap},
-        "comparison": f"network - levin > {MARGIN_DB} dB at {few}: {beats}; gap at {counts[-1]} points < smallest "
-                      f"of those gaps - {MARGIN_DB}: {shrinks}",
-        "summary": "network - Levin (dB): " + ", ".join(f"{k} pts {v:+.2f}" for k, v in gaps.items())
-                   + f", {counts[-1]} pts {last_gap:+.2f}"}
-
-
-def _max_error_check(m: dict):
-    c = m["curves"]
-    rc, mc = c["counts"], c["max_error_counts"]
-    shared = [k for k in mc if k > 0 and k in rc]
-    diffs = {k: c["max_error"]["network"][mc.index(k)] - c["random"]["network"][rc.index(k)] for k in shared}
-    ok = bool(shared) and all(d > 0 for d in diffs.values()) and diffs[shared[-1]] > MARGIN_DB
-    return ok, {"values": {f"diff@{k}": v for k, v in diffs.items()},
-                "comparison": f"max-error - random > 0 at every shared count {shared} and > {MARGIN_DB} dB at the last",
-                "summary": "max-error - random (dB): " + ", ".join(f"{k} pts {v:+.2f}" for k, v in diffs.items())}
-
-
-def _competitive_check(m: dict):
-    t = m["table"]
-    ours = t["local_auto"]["psnr"]
-    ch1 = {row: t[row]["psnr"] for row, _ in CHAPTER1_ROWS}
-    best = max(ch1.values())
-    ok = bool(ours >= best - MARGIN_DB)
-    return ok, {"values": {"local_auto": ours, **ch1},
-                "comparison": f"local_auto >= max(Chapter 1 rows) - {MARGIN_DB} dB",
-                "summary": f"no hints {ours:.2f} dB vs Chapter 1 {ch1['zhang2016_norebal']:.2f} (no rebalancing), "
-                           f"{ch1['zhang2016']:.2f} (rebalanced)"}
-
-
-def _copy_check(m: dict):
-    t = m["table"]
-    all_, auto, lev = t["local_all"]["psnr"], t["local_auto"]["psnr"], t["levin_all"]["psnr"]
-    finite_below = lev == zhang2017.LEVIN_ALL and np.isfinite(all_)
-    ok = bool(all_ > auto + 5.0 and finite_below)
-    return ok, {"values": {"local_all": all_, "local_auto": auto, "levin_all": lev},
-                "comparison": f"local_all > local_auto + 5 dB: {all_ > auto + 5.0}; local_all finite while Levin's "
-                              f"all-colour result is an exact copy (∞): {finite_below}",
-                "summary": f"all colours {all_:.2f} dB vs automatic {auto:.2f} dB; Levin {lev}"}
-
-
-def _transfer_check(m: dict):
-    t = m["transfer"]
-    ok = bool(t["tv_transfer"] < t["tv_auto"] - 0.05)
-    return ok, {"values": dict(t), "comparison": "tv_transfer < tv_auto - 0.05",
-                "summary": f"TV to the reference histogram: transfer {t['tv_transfer']:.3f}, automatic {t['tv_auto']:.3f} "
-                           f"(the image's own histogram: {t['tv_own_vs_ref']:.3f})"}
-
-
-def _palette_check(m: dict):
-    p = m["palette"]
-    if p["mean_coverage"] is None:
-        raise KeyError("no test image has a multimodal main object; use more test images")
-    ok = bool(p["mean_coverage"] >= 0.75)
-    return ok, {"values": {"mean_coverage": p["mean_coverage"], **{f"class.{k}": v for k, v in p["per_class"].items()}},
-                "comparison": "mean over multimodal classes of the share of covered modes >= 0.75",
-                "summary": f"coverage {p['mean_coverage']:.2f} over {p['objects']} objects ("
-                           + ", ".join(f"{k} {v:.2f}" for k, v in p["per_class"].items()) + ")"}
-
-
-# ---------------------------------------------------------------------------------------------
-# Tables
-
-
-TABLE_ROWS = (("gray", "predict grey"), ("zhang2016", "Chapter 1 (rebalanced), automatic"),
-              ("zhang2016_norebal", "Chapter 1 (no rebalancing), automatic"), ("local_auto", "Local, automatic"), ("global_auto", "Global, automatic"),
-              ("global_hist", "Global, + histogram"), ("global_sat", "Global, + saturation"),
-              ("local_all", "Local, + all colours"), ("levin_all", "Levin, + all colours"))
-
-
-def paper_tables(runs: dict) -> list:
-    """Table 3.1 and the released model's random-points curve beside measured runs (``runs``: label ->
-    results dict or None)."""
-    from reprolib.book.tables import comparison_table
-
-    paper = {f"table.{k}.psnr": v.value for k, v in zhang2017.table31().items()}
-    paper["table.global_auto.psnr"] = zhang2017.table31()["local_auto"].value  # the paper's only automatic row
-    paper["table.levin_all.psnr"] = zhang2017.LEVIN_ALL
-    t1 = comparison_table(list(TABLE_ROWS), [("psnr", "PSNR (dB)", ".2f")], paper, runs, key="table.{row}.{column}",
-                          caption="Table 3.1: PSNR with added information")
-    counts = None
-    for res in runs.values():
-        if res is not None:
-            counts = res["metrics"]["curves"]["counts"]
-            break
-    counts = counts or [0, 1, 2, 5, 10, 20, 50, 100, 200, 500]
-    curve_paper = {f"curve.{n}.network": zhang2017.RELEASED_CURVE.get(n, zhang2017.RELEASED_CURVE.get(n + 1))
-                   for n in counts}
-    curve_runs = {}
-    for label, res in runs.items():
-        if res is None:
-            curve_runs[label] = None
-            continue
-        c = res["metrics"]["curves"]
-        tree = {f"curve.{n}.{m}": c["random"][m][i] for i, n in enumerate(c["counts"]) for m in ("network", "levin")}
-        curve_runs[label] = {"metrics": tree}
-    t2 = comparison_table([(str(n), f"{n} points") for n in counts], [("network", "network (dB)", ".2f"),
-                          ("levin", "Levin (dB)", ".2f")], curve_paper, curve_runs, key="curve.{row}.{column}",
-                          caption="Fig. 3.6, random points (Paper: the released model; 500 points shown as its 501)")
-    return [t1, t2]
 
 
 # ---------------------------------------------------------------------------------------------

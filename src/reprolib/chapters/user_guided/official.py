@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+
 import torch
 from torch import nn
-from reprolib.weights import WeightFile, _official_state, load_state_dict_strict
 
+from reprolib.weights import WeightFile, _official_state, load_state_dict_strict
 
 # The released PyTorch port of the SIGGRAPH 2017 Local Hints Network (richzhang/colorization), converted
 # from the Caffe model: load it with mask_cent = 0 (reference-facts section 2.1).
