@@ -30,6 +30,7 @@ too).
 from __future__ import annotations
 
 import math
+
 import torch
 
 _TABLE_CACHE: dict = {}  # (bins bytes, k) -> table; (bins bytes, k, device, dtype) -> its copy

@@ -30,6 +30,7 @@ import torch
 
 from reprolib.color import rgb_to_lab
 from reprolib.nearest_bins import knn_flat
+from reprolib.validation import checked_by
 
 __all__ = [
     "AB_BINS_TABLE",
@@ -473,6 +474,12 @@ def _log_probs(z: torch.Tensor, from_logits: bool) -> torch.Tensor:
     return torch.log(z.clamp(min=torch.finfo(z.dtype).tiny))
 
 
+def _check_annealed_mean_args(logits_or_probs, T, bins, from_logits) -> None:
+    _check_scores(logits_or_probs, _resolve_bins(bins).shape[0], "logits_or_probs")
+    _check_positive(T, "T")
+
+
+@checked_by(_check_annealed_mean_args)
 def annealed_mean(
     logits_or_probs: torch.Tensor,
     T: float = PAPER_T,
@@ -496,11 +503,9 @@ def annealed_mean(
         ``(N, 2, H, W)`` ab in Lab units, in the scores' dtype.
     """
     bins = _resolve_bins(bins)
-    _check_scores(logits_or_probs, bins.shape[0], "logits_or_probs")
-    T = _check_positive(T, "T")
     z = logits_or_probs
-    probs = torch.softmax(_log_probs(z, from_logits) / T, dim=-3)
-    return torch.einsum("...qhw,qc->...chw", probs, bins.to(z.device, z.dtype))
+    probs = torch.softmax(_log_probs(z, from_logits) / float(T), dim=-3)  # f_T(z) = softmax(log z / T)
+    return torch.einsum("...qhw,qc->...chw", probs, bins.to(z.device, z.dtype))  # E[f_T(z)] over the bins
 
 
 def distribution_mean(

@@ -283,20 +283,10 @@ def check(
     print(f"✓ {name}: all {total} cases pass")
 
 
-# ----------------------------------------------------------------------------- chapter 1 (ECCV16)
+# ----------------------------------------------------------------------------- helpers for the chapters' diagnoses
 
 
 def _close(a: Any, b: torch.Tensor, atol: float = 1e-4, rtol: float = 1e-3) -> bool:
     """True when the student's output ``a`` has ``b``'s shape and values (a loose test for diagnoses)."""
     t = _as_float_tensor(a)
     return t is not None and t.shape == b.shape and torch.allclose(t, b.to(torch.float64), atol=atol, rtol=rtol)
-
-
-# ----------------------------------------------------------------------------- chapter 2 (SIGGRAPH17)
-
-__all__ += ["check_smooth_l1", "check_reveal_patches", "check_lloyd_step"]
-
-
-# ----------------------------------------------------------------------------- chapter 5 (LPIPS)
-
-

@@ -395,11 +395,6 @@ def live_slider(
     )
 
 
-# ----------------------------------------------------------------------------- chapter 2: hint editor
-
-__all__ += ["HintEditor", "hint_editor", "StaticHintSteps", "static_hint_steps"]
-
-
 # ----------------------------------------------------------------------------- several controls (explorer)
 
 # Controls of an explorer: ``(name, label, kind, options)`` with kind "select" (a <select> / Dropdown) or

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import math
 from typing import Any
+
 import torch
+
 from reprolib.color import check_rgb, rgb_to_lab
 from reprolib.metrics.color import psnr
-
 
 #: The two value ranges images come in: distance functions take (0, 1), LPIPS and BAPPS use (-1, 1).
 VALUE_RANGES = ((0.0, 1.0), (-1.0, 1.0))

@@ -43,6 +43,7 @@ from torch.nn import functional as F
 from reprolib.nn import pretrained as _pretrained
 from reprolib.nn.backbones import BACKBONES, TAP_CHANNELS, FeatureTaps, build_backbone
 from reprolib.nn.lin import LinLayers, NetLinLayer
+from reprolib.validation import checked_by
 from reprolib.weights import WeightsError, load_state_dict_strict
 
 __all__ = [
@@ -137,6 +138,12 @@ def check_lpips_input(x: torch.Tensor, name: str = "x", normalize: bool | None =
         )
     return x
 
+
+def _check_aggregate_args(self, layer_distances, size, spatial) -> None:
+    if len(layer_distances) != len(self.channels):
+        raise ValueError(f"expected {len(self.channels)} layer distances, got {len(layer_distances)}")
+    if (self.spatial if spatial is None else spatial) and size is None:
+        raise ValueError("spatial=True needs the input size (H, W)")
 
 class LPIPS(nn.Module):
     """The LPIPS distance between image batches (thesis sec. 6.3, Eq. 6.1; reference-facts sec. 5.1).
@@ -305,6 +312,7 @@ class LPIPS(nn.Module):
         n = x0.shape[0]
         return [(normalize_channels(f[:n]) - normalize_channels(f[n:])) ** 2 for f in self.net(x)]
 
+    @checked_by(_check_aggregate_args)
     def aggregate(
         self, layer_distances: list[torch.Tensor], size: tuple[int, int] | None = None, spatial: bool | None = None
     ) -> torch.Tensor:
@@ -313,10 +321,6 @@ class LPIPS(nn.Module):
         ``size`` is the input's (H, W), needed for ``spatial=True``. Returns (N, 1, 1, 1) or (N, 1, H, W).
         """
         spatial = self.spatial if spatial is None else spatial
-        if len(layer_distances) != len(self.channels):
-            raise ValueError(f"expected {len(self.channels)} layer distances, got {len(layer_distances)}")
-        if spatial and size is None:
-            raise ValueError("spatial=True needs the input size (H, W)")
         total = 0
         for k, d in enumerate(layer_distances):
             d = getattr(self, f"lin{k}")(d) if self.lpips else d.sum(dim=1, keepdim=True)

@@ -42,7 +42,19 @@ from torch.nn import functional as F
 
 from reprolib.color import check_rgb, normalize_ab, normalize_l, unnormalize_ab
 from reprolib.models.eccv16 import eccv16_channels
-from reprolib.quantize import AB_GRID_MIN, AB_GRID_SIZE, AB_GRID_STEP, CODE_K, NUM_AB_BINS, SIGMA, ab_bins, encode_nearest, grid_bins, soft_encode_topk
+from reprolib.quantize import (
+    AB_GRID_MIN,
+    AB_GRID_SIZE,
+    AB_GRID_STEP,
+    CODE_K,
+    NUM_AB_BINS,
+    SIGMA,
+    ab_bins,
+    encode_nearest,
+    grid_bins,
+    soft_encode_topk,
+)
+from reprolib.validation import checked_by
 
 __all__ = [
     "NUM_GRID_CLASSES",
@@ -268,7 +280,13 @@ class SIGGRAPH17(nn.Module):
         self.global_branch = GlobalHintsBranch(c4) if global_hints else None
 
     # ------------------------------------------------------------------------------------------
-    def _check_inputs(self, L, ab_hint, mask) -> tuple[torch.Tensor, torch.Tensor]:
+    def _check_inputs(self, L, ab_hint, mask, global_hints=None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Validate the inputs of :meth:`forward`; return the hints, zeros where none were given."""
+        if global_hints is not None and self.global_branch is None:
+            raise ValueError("global_hints given, but the network was built without global_hints=True")
+        if global_hints is not None and (not isinstance(global_hints, torch.Tensor) or global_hints.shape[0] != L.shape[0]):
+            got = tuple(global_hints.shape) if isinstance(global_hints, torch.Tensor) else type(global_hints).__name__
+            raise ValueError(f"global_hints must be an (N, {GLOBAL_INPUT_CHANNELS}) tensor with the batch size of L, got {got}")
         if not isinstance(L, torch.Tensor) or not L.is_floating_point():
             raise TypeError("L must be a floating-point torch.Tensor of shape (N, 1, H, W) in [0, 100]")
         if L.dim() != 4 or L.shape[1] != 1:
@@ -305,9 +323,7 @@ class SIGGRAPH17(nn.Module):
         mask: torch.Tensor | None = None,
         global_hints: torch.Tensor | None = None,
     ) -> SIGGRAPH17Output:
-        ab_hint, mask = self._check_inputs(L, ab_hint, mask)
-        if global_hints is not None and self.global_branch is None:
-            raise ValueError("global_hints given, but the network was built without global_hints=True")
+        ab_hint, mask = self._check_inputs(L, ab_hint, mask, global_hints)
 
         x = torch.cat([normalize_l(L), normalize_ab(ab_hint), mask - self.mask_cent], dim=1)
         conv1_2 = self.model1(x)
@@ -317,8 +333,6 @@ class SIGGRAPH17(nn.Module):
         if self.global_branch is not None:
             # Section 3.3.3: no global input means "not revealed" (both indicators 0).
             g = global_hints if global_hints is not None else L.new_zeros(L.shape[0], GLOBAL_INPUT_CHANNELS)
-            if g.shape[0] != L.shape[0]:
-                raise ValueError(f"global_hints has batch size {g.shape[0]}, L has {L.shape[0]}")
             conv4_3 = conv4_3 + self.global_branch(g)  # (N, C, 1, 1) broadcast = repeated spatially
         conv5_3 = self.model5(conv4_3)
         conv6_3 = self.model6(conv5_3)
@@ -385,6 +399,19 @@ def decode_ab_index(idx: torch.Tensor) -> torch.Tensor:
 # --------------------------------------------------------------------------------------------------
 
 
+def _check_smooth_l1_args(ab_pred, ab_true, delta, reduction) -> None:
+    for name, t in (("ab_pred", ab_pred), ("ab_true", ab_true)):
+        if not isinstance(t, torch.Tensor) or not t.is_floating_point() or t.dim() != 4 or t.shape[1] != 2:
+            raise ValueError(f"{name} must be a floating (N, 2, H, W) tensor in Lab units")
+    if ab_pred.shape != ab_true.shape:
+        raise ValueError(f"ab_pred {tuple(ab_pred.shape)} and ab_true {tuple(ab_true.shape)} differ in shape")
+    if not (isinstance(delta, (int, float)) and not isinstance(delta, bool) and delta > 0):
+        raise ValueError(f"delta must be a number > 0, got {delta!r}")
+    if reduction not in ("mean", "sum"):
+        raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
+
+
+@checked_by(_check_smooth_l1_args)
 def smooth_l1_loss(
     ab_pred: torch.Tensor, ab_true: torch.Tensor, delta: float = HUBER_DELTA, reduction: str = "mean"
 ) -> torch.Tensor:
@@ -400,15 +427,6 @@ def smooth_l1_loss(
     batch; ``"mean"`` (default) divides it by N * H * W (per-pixel sum over a and b, averaged), so the
     learning rate does not depend on the image size.
     """
-    for name, t in (("ab_pred", ab_pred), ("ab_true", ab_true)):
-        if not isinstance(t, torch.Tensor) or not t.is_floating_point() or t.dim() != 4 or t.shape[1] != 2:
-            raise ValueError(f"{name} must be a floating (N, 2, H, W) tensor in Lab units")
-    if ab_pred.shape != ab_true.shape:
-        raise ValueError(f"ab_pred {tuple(ab_pred.shape)} and ab_true {tuple(ab_true.shape)} differ in shape")
-    if not (isinstance(delta, (int, float)) and not isinstance(delta, bool) and delta > 0):
-        raise ValueError(f"delta must be a number > 0, got {delta!r}")
-    if reduction not in ("mean", "sum"):
-        raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
     per_pixel = F.huber_loss(ab_pred, ab_true, reduction="none", delta=float(delta)).sum(dim=1)
     return per_pixel.mean() if reduction == "mean" else per_pixel.sum()
 
@@ -455,6 +473,14 @@ def distribution_loss(logits: torch.Tensor, ab_true: torch.Tensor, target: str =
 # --------------------------------------------------------------------------------------------------
 
 
+def _check_histogram_args(ab, pool) -> None:
+    if not isinstance(ab, torch.Tensor) or not ab.is_floating_point() or ab.dim() != 4 or ab.shape[1] != 2:
+        raise ValueError("ab must be a floating (N, 2, H, W) tensor in Lab units")
+    if isinstance(pool, bool) or not isinstance(pool, int) or pool < 1:
+        raise ValueError(f"pool must be a positive integer, got {pool!r}")
+
+
+@checked_by(_check_histogram_args)
 def global_histogram(ab: torch.Tensor, pool: int = 4) -> torch.Tensor:
     """The global colour histogram X_hist over the Q = 313 bins: ``(N, 2, H, W)`` -> ``(N, 313)``.
 
@@ -464,10 +490,6 @@ def global_histogram(ab: torch.Tensor, pool: int = 4) -> torch.Tensor:
     (``reprolib.quantize.encode_nearest``), and the average over pixels. Border windows that do not fit
     are averaged over the pixels they cover. Each row sums to 1.
     """
-    if not isinstance(ab, torch.Tensor) or not ab.is_floating_point() or ab.dim() != 4 or ab.shape[1] != 2:
-        raise ValueError("ab must be a floating (N, 2, H, W) tensor in Lab units")
-    if isinstance(pool, bool) or not isinstance(pool, int) or pool < 1:
-        raise ValueError(f"pool must be a positive integer, got {pool!r}")
     pooled = F.avg_pool2d(ab, pool, ceil_mode=True, count_include_pad=False) if pool > 1 else ab
     idx = encode_nearest(pooled).reshape(ab.shape[0], -1)  # (N, P)
     counts = torch.zeros(ab.shape[0], NUM_AB_BINS, dtype=ab.dtype, device=ab.device)

@@ -6,8 +6,8 @@ from typing import Callable
 
 import torch
 
-from reprolib.chapters.lpips.verdicts import LABELS
 from reprolib.chapters.lpips.experiment import reference_patches
+from reprolib.chapters.lpips.verdicts import LABELS
 from reprolib.metrics.distances import l2_distance, psnr_distance, ssim_distance
 from reprolib.metrics.lpips import LPIPS
 

@@ -43,7 +43,6 @@ import torch
 
 from reprolib.chapters.lpips import judgments as J
 from reprolib.chapters.lpips.agreement import jnd_map, two_afc_credit
-from reprolib.chapters.lpips.verdicts import claims, facts
 from reprolib.chapters.lpips.cnn_distortions import make_cnn_distorters
 from reprolib.chapters.lpips.ranking import (
     train_lin,
@@ -59,6 +58,7 @@ from reprolib.chapters.lpips.vectors import (
     pair_vectors,
     triplet_vectors,
 )
+from reprolib.chapters.lpips.verdicts import claims, facts
 from reprolib.config import (
     code_version,
     get_device,

@@ -51,6 +51,7 @@ from reprolib.chapters.lpips.distortions import (
 from reprolib.chapters.lpips.distortions import (
     families as registry_families,
 )
+from reprolib.validation import checked_by
 
 __all__ = [
     "TwoAFC",
@@ -398,6 +399,21 @@ def sentinel_2afc(refs: torch.Tensor, rng: torch.Generator, families: Sequence[s
     )
 
 
+def _check_equal_mse_args(refs, rng, benign, damaging, psnr, min_correlation, max_tries) -> None:
+    check_images(refs, "refs")
+    check_generator(rng)
+    benign, damaging = _check_families(benign, "benign"), _check_families(damaging, "damaging")
+    if set(benign) & set(damaging):
+        both = sorted(set(benign) & set(damaging))
+        raise ValueError(f"benign and damaging families must differ, both contain {both}")
+    lo_db, hi_db = psnr
+    if not 10 <= lo_db <= hi_db <= 60:
+        raise ValueError(f"psnr must be a range (lo, hi) of dB values within [10, 60], got {psnr!r}")
+    if not -1 <= min_correlation <= 1:
+        raise ValueError(f"min_correlation must be in [-1, 1], got {min_correlation!r}")
+
+
+@checked_by(_check_equal_mse_args)
 def equal_mse_2afc(refs: torch.Tensor, rng: torch.Generator, benign: Sequence[str] = BENIGN_FAMILIES,
                    damaging: Sequence[str] = DAMAGING_FAMILIES, psnr: tuple[float, float] = (24.0, 30.0),
                    min_correlation: float = 0.995, max_tries: int = 4) -> TwoAFC:
@@ -427,17 +443,8 @@ def equal_mse_2afc(refs: torch.Tensor, rng: torch.Generator, benign: Sequence[st
     all pixel values) must be at least ``min_correlation``. A pure shift or stretch has correlation 1;
     only clipping at 0 or 1, which flattens highlights or shadows, lowers it.
     """
-    check_images(refs, "refs")
-    check_generator(rng)
     benign, damaging = _check_families(benign, "benign"), _check_families(damaging, "damaging")
-    if set(benign) & set(damaging):
-        both = sorted(set(benign) & set(damaging))
-        raise ValueError(f"benign and damaging families must differ, both contain {both}")
     lo_db, hi_db = psnr
-    if not 10 <= lo_db <= hi_db <= 60:
-        raise ValueError(f"psnr must be a range (lo, hi) of dB values within [10, 60], got {psnr!r}")
-    if not -1 <= min_correlation <= 1:
-        raise ValueError(f"min_correlation must be in [-1, 1], got {min_correlation!r}")
     n = refs.shape[0]
     out = {side: torch.empty_like(refs) for side in ("benign", "damaging")}
     fam = {"benign": [""] * n, "damaging": [""] * n}

@@ -26,6 +26,7 @@ from reprolib.chapters.lpips.ranking import (
 from reprolib.color import rgb_to_l_ab
 from reprolib.metrics.lpips import LPIPS, normalize_channels
 from reprolib.nn.lin import LinLayers
+from reprolib.validation import checked_by
 
 BATCH = 50  # triplets per step (sec. 6.3)
 BETA1 = 0.5  # Adam's beta1 in the released trainer (facts 5.3)
@@ -96,13 +97,17 @@ def triplet_vectors(trunk: Callable, ref: torch.Tensor, p0: torch.Tensor, p1: to
     return v0, v1
 
 
-def _vectors(trunk, images: list[torch.Tensor], pairs, batch: int, device) -> list[torch.Tensor]:
-    n = images[0].shape[0]
+def _check_vectors_args(trunk, images, pairs, batch, device) -> None:
     for x in images:
         if not isinstance(x, torch.Tensor) or x.dim() != 4 or x.shape[1] != 3 or x.shape != images[0].shape:
             raise ValueError("images must be RGB tensors (N, 3, H, W) of one shape, in [0, 1]")
         if x.numel() and (float(x.min()) < -1e-4 or float(x.max()) > 1 + 1e-4):
             raise ValueError("images must be in [0, 1] (they are mapped to [-1, 1] here)")
+
+
+@checked_by(_check_vectors_args)
+def _vectors(trunk, images: list[torch.Tensor], pairs, batch: int, device) -> list[torch.Tensor]:
+    n = images[0].shape[0]
     out: list[list[torch.Tensor]] = [[] for _ in pairs]
     for i in range(0, n, batch):
         chunk = [x[i:i + batch].float() for x in images]
@@ -137,6 +142,18 @@ class Calibration(nn.Module):
         return lin_vector(self.lins)
 
 
+def _check_fit_args(model, v0, v1, judge, epochs, decay_epochs, **_) -> None:
+    if v0.shape != v1.shape or v0.dim() != 2 or judge.shape != (v0.shape[0],):
+        raise ValueError(f"v0, v1 must be (N, C) and judge (N,), got {tuple(v0.shape)}, {tuple(v1.shape)}, "
+                         f"{tuple(judge.shape)}")
+    channels = [lin.weight.shape[1] for lin in model.lins.children()]
+    if sum(channels) != v0.shape[1]:
+        raise ValueError(f"the vectors have {v0.shape[1]} entries but the linear layers {sum(channels)} weights")
+    if epochs + decay_epochs < 1:
+        raise ValueError("epochs + decay_epochs must be at least 1")
+
+
+@checked_by(_check_fit_args)
 def fit_lin_on_vectors(model: Calibration, v0: torch.Tensor, v1: torch.Tensor, judge: torch.Tensor,
                        epochs: int = 5, decay_epochs: int = 5, lr: float = 1e-4, batch_size: int = BATCH,
                        beta1: float = BETA1, seed: int = 0, dropout: float = LIN_DROPOUT) -> dict:
@@ -150,14 +167,6 @@ def fit_lin_on_vectors(model: Calibration, v0: torch.Tensor, v1: torch.Tensor, j
     The one difference: the released Dropout acts on each pixel of the squared-difference map; here the
     map is already averaged, so Dropout drops whole (channel, layer) entries of v.
     """
-    if v0.shape != v1.shape or v0.dim() != 2 or judge.shape != (v0.shape[0],):
-        raise ValueError(f"v0, v1 must be (N, C) and judge (N,), got {tuple(v0.shape)}, {tuple(v1.shape)}, "
-                         f"{tuple(judge.shape)}")
-    channels = [lin.weight.shape[1] for lin in model.lins.children()]
-    if sum(channels) != v0.shape[1]:
-        raise ValueError(f"the vectors have {v0.shape[1]} entries but the linear layers {sum(channels)} weights")
-    if epochs + decay_epochs < 1:
-        raise ValueError("epochs + decay_epochs must be at least 1")
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     for lin in model.lins.children():

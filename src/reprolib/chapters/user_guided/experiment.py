@@ -369,7 +369,7 @@ def histogram_distance(h1: torch.Tensor, h2: torch.Tensor) -> torch.Tensor:
 def histogram_transfer(run: ChapterRun, L, ab, rgb) -> dict:
     """Fig. 3.9 analogue: colorize image i with the global histogram of image i + 1 (another scene). Does the
     output's histogram move toward the reference's, compared with the automatic output?"""
-    ref_ab, ref_rgb = ab.roll(1, dims=0), rgb.roll(1, dims=0)
+    ref_ab = ab.roll(1, dims=0)
     ref_hist = global_histogram(ref_ab)
     g = global_input(ref_hist, None, True, False)
     out = run.colorize_global(L, g)

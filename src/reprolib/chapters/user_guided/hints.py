@@ -29,6 +29,8 @@ from typing import NamedTuple, Sequence
 import torch
 from torch.nn import functional as F
 
+from reprolib.validation import checked_by
+
 __all__ = [
     "PAPER_P",
     "PAPER_PATCH_SIZES",
@@ -154,6 +156,21 @@ def sample_hint_points(
     return HintPoints(points, full)
 
 
+def _check_reveal_args(ab, points, full) -> None:
+    _check_ab(ab)
+    N, _, H, W = ab.shape
+    if not isinstance(points, torch.Tensor) or points.dtype != torch.long or points.dim() != 2 or points.shape[1] != 4:
+        raise ValueError("points must be an (M, 4) int64 tensor of (image, top, left, size) rows")
+    if points.shape[0]:
+        img, top, left, size = points.t()
+        bad = (img < 0) | (img >= N) | (size < 1) | (top < 0) | (left < 0) | (top + size > H) | (left + size > W)
+        if bad.any():
+            raise ValueError(f"points row {int(bad.nonzero()[0])} lies outside the (N, H, W) = {(N, H, W)} batch")
+    if full is not None and (not isinstance(full, torch.Tensor) or full.dtype != torch.bool or tuple(full.shape) != (N,)):
+        raise ValueError(f"full must be an ({N},) bool tensor")
+
+
+@checked_by(_check_reveal_args)
 def reveal_patches(
     ab: torch.Tensor, points: torch.Tensor, full: torch.Tensor | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -168,17 +185,11 @@ def reveal_patches(
     Returns:
         ``ab_hint`` (N, 2, H, W), zero where there is no hint, and ``mask`` (N, 1, H, W) in {0, 1}.
     """
-    _check_ab(ab)
     N, _, H, W = ab.shape
-    if not isinstance(points, torch.Tensor) or points.dtype != torch.long or points.dim() != 2 or points.shape[1] != 4:
-        raise ValueError("points must be an (M, 4) int64 tensor of (image, top, left, size) rows")
     ab_hint = torch.zeros_like(ab)
     mask = ab.new_zeros(N, 1, H, W)
     if points.shape[0]:
         img, top, left, size = points.t()
-        bad = (img < 0) | (img >= N) | (size < 1) | (top < 0) | (left < 0) | (top + size > H) | (left + size > W)
-        if bad.any():
-            raise ValueError(f"points row {int(bad.nonzero()[0])} lies outside the (N, H, W) = {(N, H, W)} batch")
         # Patch means from a summed-area table (one lookup per patch instead of a slice mean).
         sat = F.pad(ab.double().cumsum(-1).cumsum(-2), (1, 0, 1, 0))
         bottom, right = top + size, left + size
@@ -190,8 +201,6 @@ def reveal_patches(
             ab_hint[i, :, t : t + s, l : l + s] = m[:, None, None]
             mask[i, :, t : t + s, l : l + s] = 1.0
     if full is not None:
-        if not isinstance(full, torch.Tensor) or full.dtype != torch.bool or tuple(full.shape) != (N,):
-            raise ValueError(f"full must be an ({N},) bool tensor")
         full = full.to(ab.device)
         ab_hint[full] = ab[full]
         mask[full] = 1.0

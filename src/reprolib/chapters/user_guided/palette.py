@@ -29,6 +29,7 @@ import torch
 from torch.nn import functional as F
 
 from reprolib.quantize import NUM_AB_BINS, ab_bins, grid_bins
+from reprolib.validation import checked_by
 
 __all__ = [
     "PALETTE_T",
@@ -182,6 +183,13 @@ def weighted_kmeans(
     return centres[order], mass[order], all_labels
 
 
+def _check_suggest_args(scores, bins, k, T, from_logits, seed) -> None:
+    s = _check_vector(scores, "scores")
+    if bins is not None and (not isinstance(bins, torch.Tensor) or tuple(bins.shape) != (s.numel(), 2)):
+        raise ValueError(f"bins must be a ({s.numel()}, 2) tensor of (a, b) centres matching the {s.numel()} scores")
+
+
+@checked_by(_check_suggest_args)
 def suggest_colors(
     scores: torch.Tensor,
     bins: torch.Tensor | None = None,
@@ -203,10 +211,8 @@ def suggest_colors(
     Returns:
         :class:`Palette` ``(ab, prob)`` sorted by decreasing probability, ``prob`` summing to 1.
     """
-    s = _check_vector(scores, "scores")
+    s = scores.detach().to("cpu", torch.float64)
     table = palette_bins(s.numel()) if bins is None else bins
-    if not isinstance(table, torch.Tensor) or tuple(table.shape) != (s.numel(), 2):
-        raise ValueError(f"bins must be a ({s.numel()}, 2) tensor of (a, b) centres matching the {s.numel()} scores")
     p = soften(s, T=T, from_logits=from_logits)
     centres, mass, _ = weighted_kmeans(table.to(torch.float64), p, k=k, seed=seed)
     return Palette(centres, mass / mass.sum())
