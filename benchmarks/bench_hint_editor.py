@@ -17,9 +17,8 @@ import time
 
 import torch
 
-from reprolib.book import widgets
-from reprolib.chapters.user_guided import experiment as chapter
-
+from reprolib.chapters import user_guided as chapter
+from reprolib.chapters.user_guided import demo
 
 
 def main() -> None:
@@ -32,11 +31,11 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     run = chapter.prepare(args.profile)
     chapter.train_all(run)
-    demo = chapter.lab_batch(run.test_set, [2])
-    size = demo["L"].shape[-1]
-    editor = widgets.hint_editor(
-        demo["L"], lambda L, h, m: run.colorize(L, h, m),
-        palette=lambda logits, y, x: chapter.suggestions(logits[0], y, x, (size, size)), grid=16, width=256)
+    batch = chapter.lab_batch(run.test_set, [2])
+    size = batch["L"].shape[-1]
+    editor = demo.hint_editor(
+        batch["L"], lambda L, h, m: run.colorize(L, h, m),
+        palette=lambda logits, y, x: demo.suggestions(logits[0], y, x, (size, size)), grid=16, width=256)
     times = []
     for k in range(args.clicks):
         t = time.perf_counter()

@@ -134,12 +134,7 @@ def _check(names: list[str], chapters: dict[str, str], profile: str, args: argpa
     import tempfile
 
     from reprolib.config import CACHE_ENV
-    from reprolib.results import (
-        RESULTS_ENV,
-        compare_results,
-        load_results,
-        recorded_results,
-    )
+    from reprolib.results import RESULTS_ENV, compare_results, load_results, recorded_results
 
     bad = []
     for name in names:

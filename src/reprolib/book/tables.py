@@ -7,14 +7,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from reprolib.claims import (
-    VERDICTS,
-    MissingMetricError,
-    PaperNumber,
-    _fmt,
-    _is_number,
-    lookup,
-)
+from reprolib.claims import VERDICTS, MissingMetricError, PaperNumber, _fmt, _is_number, lookup
 from reprolib.results import DASH, _claim_list, claims_summary
 
 

@@ -48,12 +48,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from reprolib.metrics.distances import (
-    _check_images,
-    _check_in_range,
-    _check_value_range,
-    to_value_range,
-)
+from reprolib.metrics.distances import _check_images, _check_in_range, _check_value_range, to_value_range
 
 __all__ = [
     "DistanceFn",

@@ -36,13 +36,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 
-from reprolib.chapters.lpips.agreement import (
-    DistanceFn,
-    JNDResult,
-    TwoAFCResult,
-    evaluate_2afc,
-    evaluate_jnd,
-)
+from reprolib.chapters.lpips.agreement import DistanceFn, JNDResult, TwoAFCResult, evaluate_2afc, evaluate_jnd
 from reprolib.data.folder import IMAGE_EXTENSIONS
 from reprolib.download import NETWORK_ERRORS, download_atomic
 

@@ -46,11 +46,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from reprolib.chapters.lpips.distortions import (
-    DISTORTIONS,
-    check_generator,
-    check_images,
-)
+from reprolib.chapters.lpips.distortions import DISTORTIONS, check_generator, check_images
 from reprolib.color import gray_rgb
 from reprolib.data.patches import photo_patches
 
@@ -189,6 +185,8 @@ def sample_spec(rng: torch.Generator, max_width: int = 32, max_levels: int = 3) 
 
 
 # ---------------------------------------------------------------------------------------------------
+# The network
+# ---------------------------------------------------------------------------------------------------
 
 
 def _norm(kind: str, channels: int) -> nn.Module:
@@ -300,6 +298,8 @@ class RandomFeatureLoss(nn.Module):
         return total
 
 
+# ---------------------------------------------------------------------------------------------------
+# Corruption, training, application
 # ---------------------------------------------------------------------------------------------------
 
 

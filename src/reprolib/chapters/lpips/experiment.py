@@ -44,9 +44,7 @@ import torch
 from reprolib.chapters.lpips import judgments as J
 from reprolib.chapters.lpips.agreement import jnd_map, two_afc_credit
 from reprolib.chapters.lpips.cnn_distortions import make_cnn_distorters
-from reprolib.chapters.lpips.ranking import (
-    train_lin,
-)
+from reprolib.chapters.lpips.ranking import train_lin
 from reprolib.chapters.lpips.vectors import (
     BATCH,
     BETA1,
@@ -59,13 +57,7 @@ from reprolib.chapters.lpips.vectors import (
     triplet_vectors,
 )
 from reprolib.chapters.lpips.verdicts import claims, facts
-from reprolib.config import (
-    code_version,
-    get_device,
-    get_profile,
-    repo_root,
-    seed_everything,
-)
+from reprolib.config import code_version, get_device, get_profile, repo_root, seed_everything
 from reprolib.data.patches import colorworld_patches, photo_patches
 from reprolib.metrics.distances import l2_distance, psnr_distance, ssim_distance
 from reprolib.metrics.lpips import LPIPS, zero_weight_fractions

@@ -48,9 +48,7 @@ from reprolib.chapters.lpips.distortions import (
     get_distortion,
     to_lpips_range,
 )
-from reprolib.chapters.lpips.distortions import (
-    families as registry_families,
-)
+from reprolib.chapters.lpips.distortions import families as registry_families
 from reprolib.validation import checked_by
 
 __all__ = [
@@ -74,6 +72,8 @@ DAMAGING_FAMILIES: tuple[str, ...] = ("gaussian_blur", "gaussian_noise", "jpeg")
 EQUAL_MSE_TOLERANCE = 0.02  # |MSE0 - MSE1| / max(MSE0, MSE1) of an equal-MSE triplet
 
 
+# ---------------------------------------------------------------------------------------------------
+# Containers
 # ---------------------------------------------------------------------------------------------------
 
 
@@ -186,6 +186,8 @@ def _as_index(which, n: int) -> torch.Tensor:
     return idx.long() % max(n, 1)
 
 
+# ---------------------------------------------------------------------------------------------------
+# Helpers
 # ---------------------------------------------------------------------------------------------------
 
 
@@ -308,6 +310,8 @@ def _correlation(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return torch.where(den > 0, (a * b).sum(1) / den.clamp(min=1e-300), torch.ones_like(den)).cpu()
 
 
+# ---------------------------------------------------------------------------------------------------
+# 2AFC sets
 # ---------------------------------------------------------------------------------------------------
 
 
@@ -537,6 +541,8 @@ def mixed_2afc(refs: torch.Tensor, rng: torch.Generator, families: Sequence[str]
     )
 
 
+# ---------------------------------------------------------------------------------------------------
+# JND pairs
 # ---------------------------------------------------------------------------------------------------
 
 

@@ -18,11 +18,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from reprolib.chapters.lpips.agreement import two_afc_credit
-from reprolib.chapters.lpips.ranking import (
-    RankingHead,
-    lr_schedule,
-    ranking_loss,
-)
+from reprolib.chapters.lpips.ranking import RankingHead, lr_schedule, ranking_loss
 from reprolib.color import rgb_to_l_ab
 from reprolib.metrics.lpips import LPIPS, normalize_channels
 from reprolib.nn.lin import LinLayers

@@ -30,22 +30,10 @@ import torch.nn.functional as F
 
 from reprolib.chapters import automatic
 from reprolib.chapters.user_guided import paper as zhang2017
-from reprolib.chapters.user_guided.hints import (
-    EVAL_PATCH,
-    max_error_points,
-    reveal_patches,
-    sample_hints,
-)
+from reprolib.chapters.user_guided.hints import EVAL_PATCH, max_error_points, reveal_patches, sample_hints
 from reprolib.chapters.user_guided.levin import levin_colorize
 from reprolib.chapters.user_guided.palette import distribution_at, suggest_colors
-from reprolib.chapters.user_guided.verdicts import (
-    CHAPTER1_ROWS,
-    MODE_MIN_PROB,
-    MODE_RADIUS,
-    PALETTE_TOP,
-    claims,
-    facts,
-)
+from reprolib.chapters.user_guided.verdicts import CHAPTER1_ROWS, MODE_MIN_PROB, MODE_RADIUS, PALETTE_TOP, claims, facts
 from reprolib.color import l_ab_to_rgb, rgb_to_l_ab
 from reprolib.config import code_version, get_device, get_profile, seed_everything
 from reprolib.data import ColorWorld
