@@ -31,6 +31,7 @@ from torch.nn import functional as F
 
 from reprolib.color import normalize_l, unnormalize_ab
 from reprolib.quantize import PAPER_T, ab_bins, annealed_mean
+from reprolib.validation import checked_by
 
 __all__ = ["ECCV16", "eccv16_channels"]
 
@@ -54,6 +55,11 @@ def _conv_relu(cin: int, cout: int, stride: int = 1, dilation: int = 1) -> list[
     ]
 
 
+def _check_eccv16_args(self, width, head, num_bins) -> None:
+    if head not in ("classification", "regression"):
+        raise ValueError(f"head must be 'classification' or 'regression', got {head!r}")
+
+
 class ECCV16(nn.Module):
     """Zhang et al. (2016) colorization network.
 
@@ -67,10 +73,9 @@ class ECCV16(nn.Module):
     ``colorize(L, T)`` returns the full-resolution ab prediction in Lab units.
     """
 
+    @checked_by(_check_eccv16_args)
     def __init__(self, width: float = 1.0, head: str = "classification", num_bins: int = 313):
         super().__init__()
-        if head not in ("classification", "regression"):
-            raise ValueError(f"head must be 'classification' or 'regression', got {head!r}")
         ch = eccv16_channels(width)
         c1, c2, c3, c4, c8 = ch["c1"], ch["c2"], ch["c3"], ch["c4"], ch["c8"]
         self.width, self.head, self.num_bins = float(width), head, num_bins

@@ -26,6 +26,7 @@ from reprolib.chapters.lpips.agreement import (
 )
 from reprolib.config import seed_everything
 from reprolib.metrics.distances import _check_in_range, to_value_range
+from reprolib.validation import checked_by
 
 #: The three training variants of sec. 6.3: what is learned besides the linear weights w.
 TRAIN_MODES = ("lin", "tune", "scratch")
@@ -59,6 +60,22 @@ def weighted_distance(module: nn.Module, x0: torch.Tensor, x1: torch.Tensor, dro
     return total
 
 
+def _check_head_args(self, mid_channels, eps) -> None:
+    _check_positive_int(mid_channels, "mid_channels")
+    if not (isinstance(eps, (int, float)) and not isinstance(eps, bool) and eps > 0):
+        raise ValueError(f"eps must be a positive number, got {eps!r}")
+
+
+def _check_distance_pair(self, d0, d1) -> None:
+    for name, d in (("d0", d0), ("d1", d1)):
+        if not isinstance(d, torch.Tensor) or not d.is_floating_point():
+            raise TypeError(f"{name} must be a floating-point tensor of distances")
+        if not (d.ndim == 1 or (d.ndim == 4 and d.shape[1:] == (1, 1, 1))):
+            raise ValueError(f"{name} must have shape (N,) or (N, 1, 1, 1), got {tuple(d.shape)}")
+    if d0.shape[0] != d1.shape[0]:
+        raise ValueError(f"d0 and d1 must hold the same number of distances, got {tuple(d0.shape)} and {tuple(d1.shape)}")
+
+
 class RankingHead(nn.Module):
     """The small network G of Fig. 6.2 (right): from the distance pair (d0, d1) to the predicted judgment.
 
@@ -67,17 +84,15 @@ class RankingHead(nn.Module):
         [d0, d1, d0 - d1, d0 / (d1 + eps), d1 / (d0 + eps)]    eps = 0.1
 
     then 1 x 1 convolutions 5 -> 32 -> 32 -> 1 with LeakyReLU(0.2) between them and a Sigmoid. The paper
-    describes it as "two 32-channel FC-ReLU layers, followed by a 1-channel FC layer and a sigmoid"; the
-    code uses leaky ReLUs, and so do we. The output ``h_hat`` in (0, 1) estimates the fraction of
+    describes two hidden fully connected layers of 32 units with ReLU and a one-unit output with a sigmoid;
+    the released code uses leaky ReLUs, and so do we. The output ``h_hat`` in (0, 1) estimates the fraction of
     observers who prefer x1, the ``h`` of Eq. 6.2. State-dict keys (``model.0.weight`` ...) match the
     released rank network, so its checkpoints load.
     """
 
+    @checked_by(_check_head_args)
     def __init__(self, mid_channels: int = 32, eps: float = RANKING_EPS):
         super().__init__()
-        _check_positive_int(mid_channels, "mid_channels")
-        if not (isinstance(eps, (int, float)) and not isinstance(eps, bool) and eps > 0):
-            raise ValueError(f"eps must be a positive number, got {eps!r}")
         self.eps = float(eps)
         self.model = nn.Sequential(
             nn.Conv2d(5, mid_channels, 1),
@@ -88,21 +103,10 @@ class RankingHead(nn.Module):
             nn.Sigmoid(),
         )
 
-    @staticmethod
-    def _as_map(d: torch.Tensor, name: str) -> torch.Tensor:
-        if not isinstance(d, torch.Tensor) or not d.is_floating_point():
-            raise TypeError(f"{name} must be a floating-point tensor of distances")
-        if d.ndim == 1:
-            return d.view(-1, 1, 1, 1)
-        if d.ndim == 4 and d.shape[1:] == (1, 1, 1):
-            return d
-        raise ValueError(f"{name} must have shape (N,) or (N, 1, 1, 1), got {tuple(d.shape)}")
-
+    @checked_by(_check_distance_pair)
     def features(self, d0: torch.Tensor, d1: torch.Tensor) -> torch.Tensor:
-        """The five input features, (N, 5, 1, 1)."""
-        d0, d1 = self._as_map(d0, "d0"), self._as_map(d1, "d1")
-        if d0.shape != d1.shape:
-            raise ValueError(f"d0 and d1 must have the same shape, got {tuple(d0.shape)} and {tuple(d1.shape)}")
+        """The five input features, (N, 5, 1, 1), from distances of shape (N,) or (N, 1, 1, 1)."""
+        d0, d1 = d0.view(-1, 1, 1, 1), d1.view(-1, 1, 1, 1)
         return torch.cat((d0, d1, d0 - d1, d0 / (d1 + self.eps), d1 / (d0 + self.eps)), dim=1)
 
     def forward(self, d0: torch.Tensor, d1: torch.Tensor) -> torch.Tensor:
