@@ -22,6 +22,7 @@ import math
 import os
 import platform
 import re
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -397,6 +398,10 @@ class ChapterRunBase:
     histories: dict = field(default_factory=dict, kw_only=True)
     metrics: dict = field(default_factory=dict, kw_only=True)
     results: dict = field(default_factory=dict, kw_only=True)
+    # when the run was made (by the chapter's prepare): the provenance's wall time covers the whole run,
+    # also when a notebook calls prepare, train_all and the evaluation one by one
+    started: datetime = field(default_factory=lambda: datetime.now(timezone.utc), kw_only=True)
+    t0: float = field(default_factory=time.perf_counter, kw_only=True)
 
     def training_summary(self) -> dict:
         """Per trained (or cached) model: whether it came from the cache, its training time, speed and last loss."""
@@ -406,6 +411,13 @@ class ChapterRunBase:
                    "final_loss": info["history"]["loss"][-1] if info["history"].get("loss") else None}
             for name, info in self.histories.items()
         }
+
+    def provenance(self, data: Mapping[str, Any], started: datetime | None = None, t0: float | None = None) -> dict:
+        """:func:`provenance` of this run; start and wall time from ``started``/``t0``, by default from when
+        the run was made."""
+        return provenance(seed=self.seed, profile=self.profile, device=self.device, data=data,
+                          started=started or self.started,
+                          wall_seconds=time.perf_counter() - (self.t0 if t0 is None else t0))
 
     def conclude(self, chapter: str, claims: list, facts: list, provenance: dict, write: bool = True):
         """Check ``claims`` against ``self.metrics``, assemble ``self.results`` and (``write``) write the

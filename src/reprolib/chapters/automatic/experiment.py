@@ -16,9 +16,7 @@ What the chapter's notebook and ``python -m reprolib reproduce automatic`` run:
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 
 import numpy as np
 import torch
@@ -42,7 +40,7 @@ from reprolib.metrics.color import (
 from reprolib.modelcache import fit_with, load_or_train
 from reprolib.modelinfo import count_parameters, feature_memory
 from reprolib.models import ECCV16, SmallClassifier
-from reprolib.results import ChapterRunBase, provenance
+from reprolib.results import ChapterRunBase
 from reprolib.train import TrainConfig
 
 CHAPTER = "automatic"
@@ -369,8 +367,7 @@ def model_facts(width: float = 1.0, size: int = 224) -> dict:
 
 def run_experiment(profile: str | None = None, seed: int = 0, force: bool = False, device=None,
                    write: bool = True) -> ChapterRun:
-    started = datetime.now(timezone.utc)
-    t0 = time.perf_counter()
+    """Run the whole chapter: train (or load) every variant, evaluate, check the claims, write the results."""
     run = prepare(profile, seed, device)
     train_all(run, force=force)
     run.metrics = evaluate(run)
@@ -378,9 +375,7 @@ def run_experiment(profile: str | None = None, seed: int = 0, force: bool = Fals
     run.metrics["model"] = model
     run.metrics["training"] = run.training_summary()
     s = run.settings
-    prov = provenance(
-        seed=seed, profile=run.profile, device=run.device, started=started,
-        wall_seconds=time.perf_counter() - t0,
+    prov = run.provenance(
         data={"dataset": "ColorWorld", "image_size": s["size"], "train_images": s["steps"] * s["batch"],
               "prior_images": s["prior_images"], "test_images": s["n_test"], "width": s["width"],
               "steps": s["steps"], "batch": s["batch"]},

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Sequence
 
@@ -63,7 +63,7 @@ from reprolib.metrics.distances import l2_distance, psnr_distance, ssim_distance
 from reprolib.metrics.lpips import LPIPS, zero_weight_fractions
 from reprolib.modelcache import load_or_train
 from reprolib.nn.backbones import TAP_CHANNELS
-from reprolib.results import ChapterRunBase, provenance
+from reprolib.results import ChapterRunBase
 
 CHAPTER = "lpips"
 TITLE = "5. LPIPS: deep features as a perceptual metric"
@@ -206,10 +206,6 @@ class ChapterRun(ChapterRunBase):
     calibrations: dict = field(default_factory=dict)
     distances: dict = field(default_factory=dict)  # (metric, set) -> (d0, d1) or d
     timings: dict = field(default_factory=dict)
-    # when prepare() began: the provenance's wall time covers the whole run, also when the notebook calls
-    # prepare, train_all and finish one by one
-    started: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
-    t0: float = field(default_factory=time.perf_counter)
 
 
 def colorization_network(profile: str, seed: int = 0, device=None, force: bool = False):
@@ -499,8 +495,6 @@ def run_experiment(profile: str | None = None, seed: int = 0, force: bool = Fals
 def finish(run: ChapterRun, started: datetime | None = None, t0: float | None = None, write: bool = True) -> ChapterRun:
     """Evaluate a trained run, check the claims and facts, and write the results file. The provenance's
     start and wall time run from ``started``/``t0``, by default from when :func:`prepare` made ``run``."""
-    started = started or run.started
-    t0 = run.t0 if t0 is None else t0
     t1 = time.perf_counter()
     run.metrics = evaluate(run)
     run.timings["evaluate"] = time.perf_counter() - t1
@@ -512,9 +506,9 @@ def finish(run: ChapterRun, started: datetime | None = None, t0: float | None = 
                                        "agreement": run.histories[f"{k}_lin"]["agreement"]}
                                    for k in run.calibrations}
     run.metrics["timings"] = dict(run.timings)
-    s, sets, seed = run.settings, run.sets, run.seed
-    prov = provenance(
-        seed=seed, profile=run.profile, device=run.device, started=started, wall_seconds=time.perf_counter() - t0,
+    s, sets = run.settings, run.sets
+    prov = run.provenance(
+        started=started, t0=t0,
         data={"patch_size": s["size"], "train_triplets": len(sets.train), "sentinel": len(sets.sentinel),
               "sentinel_cnn": len(sets.sentinel_cnn), "equal_mse": len(sets.equal_mse),
               "equal_mse_heldout": int(sets.heldout_mask.sum()), "jnd_known": int(sets.jnd.known.sum()),

@@ -20,9 +20,7 @@ What the chapter's notebook and ``python -m reprolib reproduce user_guided`` run
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 
 import numpy as np
 import torch
@@ -50,7 +48,7 @@ from reprolib.models.siggraph17 import (
     smooth_l1_loss,
 )
 from reprolib.quantize import NUM_AB_BINS
-from reprolib.results import ChapterRunBase, provenance
+from reprolib.results import ChapterRunBase
 from reprolib.train import TrainConfig
 
 CHAPTER = "user_guided"
@@ -531,8 +529,7 @@ def model_facts() -> dict:
 
 def run_experiment(profile: str | None = None, seed: int = 0, force: bool = False, device=None,
                    write: bool = True) -> ChapterRun:
-    started = datetime.now(timezone.utc)
-    t0 = time.perf_counter()
+    """Run the whole chapter: train (or load) every model, evaluate, check the claims, write the results."""
     run = prepare(profile, seed, device)
     train_all(run, force=force)
     run.metrics = evaluate(run)
@@ -540,12 +537,10 @@ def run_experiment(profile: str | None = None, seed: int = 0, force: bool = Fals
     run.metrics["model"] = measured
     run.metrics["training"] = run.training_summary()
     s = run.settings
-    prov = provenance(seed=seed, profile=run.profile, device=run.device, started=started,
-                      wall_seconds=time.perf_counter() - t0,
-                      data={"dataset": "ColorWorld", "image_size": s["size"], "train_images_local": s["steps"] * s["batch"],
-                            "train_images_global": s["global_steps"] * s["batch"], "test_images": s["n_test"],
-                            "width": s["width"], "steps": s["steps"], "global_steps": s["global_steps"],
-                            "batch": s["batch"]})
+    prov = run.provenance(data={
+        "dataset": "ColorWorld", "image_size": s["size"], "train_images_local": s["steps"] * s["batch"],
+        "train_images_global": s["global_steps"] * s["batch"], "test_images": s["n_test"], "width": s["width"],
+        "steps": s["steps"], "global_steps": s["global_steps"], "batch": s["batch"]})
     return run.conclude(CHAPTER, claims(), facts(measured), prov, write=write)
 
 
