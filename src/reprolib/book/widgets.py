@@ -234,6 +234,20 @@ class StaticSlider(_StaticFrames):
         return path
 
 
+def _display_options(n_frames: int, n_panels: int, panel_titles, initial, width, unit: str) -> int:
+    """Check the display options shared by the static widgets; return the index shown first (default: the
+    middle one). ``unit`` names a frame in the messages ("frame", "step")."""
+    if panel_titles is not None and len(panel_titles) != n_panels:
+        raise ValueError(f"got {len(panel_titles)} panel_titles for {n_panels} panels")
+    if initial is None:
+        initial = n_frames // 2
+    if not 0 <= int(initial) < n_frames:
+        raise ValueError(f"initial must be a {unit} index in [0, {n_frames - 1}], got {initial}")
+    if width is not None and int(width) <= 0:
+        raise ValueError(f"width must be a positive number of pixels, got {width}")
+    return int(initial)
+
+
 def static_slider(
     frames: Sequence,
     values: Sequence,
@@ -274,14 +288,7 @@ def static_slider(
         for p, img in enumerate(frame):
             if img.shape[:2] != sizes[p]:
                 raise ValueError(f"frame {i}, panel {p} is {img.shape[:2]} but frame 0's panel {p} is {sizes[p]}")
-    if panel_titles is not None and len(panel_titles) != n_panels:
-        raise ValueError(f"got {len(panel_titles)} panel_titles for {n_panels} panels")
-    if initial is None:
-        initial = len(frames) // 2
-    if not 0 <= int(initial) < len(frames):
-        raise ValueError(f"initial must be a frame index in [0, {len(frames) - 1}], got {initial}")
-    if width is not None and int(width) <= 0:
-        raise ValueError(f"width must be a positive number of pixels, got {width}")
+    initial = _display_options(len(frames), n_panels, panel_titles, initial, width, "frame")
 
     frames_png = []
     for frame in frames_u8:

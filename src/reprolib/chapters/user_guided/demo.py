@@ -10,7 +10,7 @@ from typing import Callable, Sequence
 import ipywidgets as widgets
 import torch
 
-from reprolib.book.widgets import _as_panels, _StaticFrames, to_png_bytes, to_uint8
+from reprolib.book.widgets import _as_panels, _display_options, _StaticFrames, to_png_bytes, to_uint8
 from reprolib.chapters.user_guided.experiment import ChapterRun
 from reprolib.chapters.user_guided.hints import max_error_points
 from reprolib.chapters.user_guided.palette import distribution_at, suggest_colors
@@ -342,14 +342,7 @@ def static_hint_steps(frames: Sequence, labels: Sequence[str], palettes: Sequenc
         for sw in p:
             if not (isinstance(sw, (tuple, list)) and len(sw) == 2 and all(isinstance(v, str) for v in sw)):
                 raise ValueError(f"palette of step {i}: each swatch must be a (css colour, tooltip) pair of strings, got {sw!r}")
-    if panel_titles is not None and len(panel_titles) != len(sizes):
-        raise ValueError(f"got {len(panel_titles)} panel_titles for {len(sizes)} panels")
-    if initial is None:
-        initial = len(frames) // 2
-    if not 0 <= int(initial) < len(frames):
-        raise ValueError(f"initial must be a step index in [0, {len(frames) - 1}], got {initial}")
-    if width is not None and int(width) <= 0:
-        raise ValueError(f"width must be a positive number of pixels, got {width}")
+    initial = _display_options(len(frames), len(sizes), panel_titles, initial, width, "step")
     pngs = [[to_png_bytes(img) for img in f] for f in u8]
     return StaticHintSteps(pngs, [tuple(s) for s in sizes], labels, palettes, title=title,
                            width=None if width is None else int(width), panel_titles=panel_titles, initial=int(initial))
