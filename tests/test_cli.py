@@ -109,6 +109,7 @@ def test_check_reruns_in_a_temporary_folder_and_compares_with_the_committed_file
     assert "recorded on Some CPU, capability AVX2, 2 threads" in out
     assert "a_beats_b" in out and "DIFFERS" not in out and "every verdict is the one recorded" in out
     assert "1 of 2 numbers identical" in out and "-0.5 (20.0%)" in out  # a: 2.5 recorded, 2.0 now
+    assert not [ln for ln in out.splitlines() if ln.strip().startswith("b ")]  # b is the same: not listed
     assert not (root / "fast").exists()  # written to a temporary folder, not to REPROLIB_RESULTS
     assert str(root) == __import__("os").environ["REPROLIB_RESULTS"]  # the environment is restored
 

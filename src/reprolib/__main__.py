@@ -187,6 +187,8 @@ def format_comparison(name: str, cmp: dict, recorded: dict, fresh: dict) -> str:
             if a != b:
                 lines.append(f"     {key:<60} recorded {a!r} now {b!r}")
             continue
+        if d == 0:
+            continue
         rel = abs(d) / max(abs(float(a)), 1e-12)
         lines.append(f"     {key:<60} {float(a):>12.6g} {float(b):>12.6g}  {d:+.3g} ({rel:.1%})")
     return "\n".join(lines)
