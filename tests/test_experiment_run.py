@@ -45,3 +45,19 @@ def test_conclude_checks_claims_and_writes_the_file(tmp_path, monkeypatch):
 def test_run_fields_after_the_first_four_are_keywords():
     with pytest.raises(TypeError):
         ChapterRunBase("smoke", 0, {}, torch.device("cpu"), {})  # histories must be named
+
+
+def test_run_provenance_times_the_run_from_when_it_was_made():
+    import time
+
+    run = _run()
+    assert run.started.tzinfo is not None and run.t0 <= time.perf_counter()
+    run.t0 -= 10.0  # as if the run had been made ten seconds ago
+    prov = run.provenance(data={"images": 4})
+    assert prov["seed"] == 3 and prov["profile"] == "smoke" and prov["data"] == {"images": 4}
+    assert 10.0 <= prov["wall_seconds"] < 60.0
+    assert prov["started"] == run.started.isoformat(timespec="seconds")
+    # an explicit start (a notebook that timed a longer span) wins over the run's own
+    earlier = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    prov = run.provenance(data={}, started=earlier, t0=time.perf_counter() - 100.0)
+    assert prov["started"] == "2026-01-02T03:04:05+00:00" and prov["wall_seconds"] >= 100.0
