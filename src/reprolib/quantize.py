@@ -65,7 +65,7 @@ __all__ = [
 # Constants (paper and released code; reference-facts.md sections 1.1-1.3)
 # --------------------------------------------------------------------------------------------------
 
-AB_GRID_STEP = 10.0  # "we quantize the ab output space into bins with grid size 10" (section 2.1)
+AB_GRID_STEP = 10.0  # the ab plane is divided into square bins 10 units wide (section 2.1)
 AB_GRID_MIN = -110.0  # the SIGGRAPH17 grid: 23 x 23 points over [-110, 110]
 AB_GRID_SIZE = 23
 NUM_AB_BINS = 313  # Q in the paper

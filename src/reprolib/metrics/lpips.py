@@ -16,8 +16,8 @@ were trained for:
 3. unit normalisation ``f / (sqrt(sum_c f^2) + 1e-10)`` -- the epsilon is added to the norm;
 4. ``lin_k``: Dropout then a 1x1 conv C_k -> 1 without bias, applied to the *squared* differences. The
    paper writes ||w_l * (y0_hat - y1_hat)||^2, i.e. w^2 on the squared difference; the code's weight is that
-   w^2, so non-negativity is the constraint the trainer enforces (sec. 6.3: "we enforce non-negative
-   weightings on the linear layer w ... by projecting the weights into the constraint set");
+   w^2, so non-negativity is the constraint the trainer enforces (sec. 6.3: w is kept >= 0 by projecting it
+   back onto that set after each update);
 5. spatial mean (or, ``spatial=True``, a bilinear upsampling to the input size, ``align_corners=False``,
    giving a distance map), then the sum over layers: output (N, 1, 1, 1) or (N, 1, H, W).
 

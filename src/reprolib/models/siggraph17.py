@@ -159,9 +159,9 @@ class GlobalHintsBranch(nn.Module):
 class HypercolumnHead(nn.Module):
     """The paper's colour-distribution side branch (section 3.3.4, "Local Hints Network").
 
-    "We use a hypercolumn approach by concatenating features from multiple layers of the main branch,
-    and learning a two-layer classifier on top. [...] we do not back-propagate the gradients from the
-    side task into the main branch. [...] we predict the distribution at a quarter resolution."
+    The branch stacks features taken from several layers of the main branch (a hypercolumn) and puts a
+    two-layer classifier on them; its gradients are stopped before they reach the main branch, and it
+    predicts the distribution at a quarter of the input resolution.
 
     The paper does not list the layers; we take the last feature map of conv2, conv3, conv4, conv7 and
     conv8, brought to 1/4 resolution (conv2 by 2x2 average pooling, conv4 and conv7 by bilinear 2x
@@ -198,8 +198,8 @@ class SIGGRAPH17(nn.Module):
             Caffe-converted released weights (``siggraph17-df00044c.pth``), **0.5** for weights trained
             with colorization-pytorch (reference-facts section 2.1). Any value works for a network
             trained from scratch, as long as training and use agree. Required, on purpose.
-        dist_head: the colour-distribution head, whose gradients never reach the trunk (the paper:
-            "we do not back-propagate the gradients from the side task into the main branch").
+        dist_head: the colour-distribution head, whose gradients never reach the trunk (in the paper the
+            side task's gradients stop at the main branch, section 3.3.4).
 
             * ``"released"`` (default): ``model_class``, a 1x1 conv (conv8 channels -> Q) on the conv8
               features, as in the released code; needed to load the released weights. The features
@@ -269,8 +269,8 @@ class SIGGRAPH17(nn.Module):
         self.model10 = nn.Sequential(
             nn.ReLU(inplace=True), nn.Conv2d(c2, c2, 3, padding=1, bias=True), nn.LeakyReLU(negative_slope=0.2)
         )
-        # "A last conv layer, which is a 1 x 1 kernel, maps between conv10 and the output color. Because
-        # the ab gamut is bounded, we add a final tanh layer."
+        # Section 3.3.4: a final 1 x 1 conv takes conv10 to the two ab channels, followed by a tanh since the
+        # ab gamut is bounded.
         self.model_out = nn.Sequential(nn.Conv2d(c2, 2, kernel_size=1, bias=True), nn.Tanh())
 
         if dist_head == "released":
@@ -439,8 +439,8 @@ def distribution_loss(logits: torch.Tensor, ab_true: torch.Tensor, target: str =
         ab_true: (N, 2, h, w), or (N, 2, 4h, 4w) at full resolution, which is subsampled with
             ``[::4, ::4]`` like the released code's ``real_B[:, :, ::4, ::4]``.
         target: ``"hard"``: the nearest class (the released code: ``encode_ab_index`` for 529,
-            ``encode_nearest`` for 313); ``"soft"``: the paper's soft-encoding, "a convex combination of
-            its 10 nearest bin centers, weighted by a Gaussian kernel with sigma = 5".
+            ``encode_nearest`` for 313); ``"soft"``: the paper's soft-encoding (section 3.3.2), which spreads
+            each true ab value over its 10 nearest bin centres with Gaussian weights, sigma = 5.
     """
     if not isinstance(logits, torch.Tensor) or not logits.is_floating_point() or logits.dim() != 4:
         raise ValueError("logits must be a floating (N, Q, h, w) tensor")
@@ -501,7 +501,7 @@ def mean_saturation(rgb: torch.Tensor) -> torch.Tensor:
     """The mean HSV saturation X_sat of each image: ``(N, 3, H, W)`` sRGB in [0, 1] -> ``(N,)`` in [0, 1].
 
     ``S = (max - min) / max`` per pixel (0 where max = 0, i.e. black), averaged over the image
-    ("converting the ground truth image to HSV colorspace and averaging over the S channel").
+    (section 3.3.3: the ground-truth image is taken to HSV and its S channel averaged over space).
     """
     check_rgb(rgb)
     if rgb.dim() != 4:
@@ -557,8 +557,8 @@ def random_global_reveal(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Which global statistics to reveal for each training image: ``(reveal_hist, reveal_sat)``, (N,) bool.
 
-    "We randomly reveal the ground truth colorization distribution, ground truth saturation, both, or
-    neither" (section 3.3.3). The paper gives no rates; each statistic is revealed independently with
+    During training the network sees, chosen at random, the true colour histogram, the true saturation,
+    both or neither (section 3.3.3). The paper gives no rates; each statistic is revealed independently with
     probability ``p`` (0.5: each of the four cases a quarter of the time).
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:

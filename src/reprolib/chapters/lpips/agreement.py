@@ -116,8 +116,8 @@ def two_afc_credit(d0: Any, d1: Any, judge: Any) -> torch.Tensor:
 
     ``judge`` is the fraction of observers who judged x1 closer to the reference. A metric that finds x0
     closer (``d0 < d1``) agrees with the ``1 - judge`` who chose x0; one that finds x1 closer agrees with
-    ``judge``; a tie earns 0.5 (sec. 6.4.1: "if there are 4 preferences for x0 and 1 for x1, an algorithm
-    which predicts the more popular choice x0 would receive 80% credit"; facts 5.3)::
+    ``judge``; a tie earns 0.5 (sec. 6.4.1: with 4 votes for x0 and 1 for x1, a metric that picks the
+    majority's x0 gets 80 % credit; facts 5.3)::
 
         credit = [d0 < d1] (1 - judge) + [d1 < d0] judge + 0.5 [d0 = d1]
 
@@ -145,9 +145,9 @@ def two_afc_score(d0: Any, d1: Any, judge: Any) -> float:
 def human_agreement_ceiling(judge: Any) -> float:
     """Expected 2AFC score of a human: mean of ``p^2 + (1 - p)^2`` with ``p = judge``.
 
-    Sec. 6.4.1: "If an agent chooses them with probability {q, 1 - q}, the agent will agree with
-    qp + (1 - q)(1 - p) humans on expectation. With a human agent, q = p, the expected human score is
-    p^2 + (1 - p)^2." This is the "human" bar of Fig. 6.3 (73.9 % averaged over the six validation sets).
+    Sec. 6.4.1: an agent that picks x1 and x0 with probabilities {q, 1 - q} agrees, on average, with a
+    fraction qp + (1 - q)(1 - p) of the observers; a human agent has q = p, which gives p^2 + (1 - p)^2.
+    This is the "human" bar of Fig. 6.3 (73.9 % averaged over the six validation sets).
     It is not an upper bound: :func:`oracle_2afc_score` is.
     """
     p = _as_vector(judge, "judge")
@@ -157,7 +157,7 @@ def human_agreement_ceiling(judge: Any) -> float:
 
 def oracle_2afc_score(judge: Any) -> float:
     """The best possible 2AFC score, ``mean(max(p, 1 - p))``: a metric that always sides with the majority
-    (sec. 6.4.1: "the theoretical maximum for an oracle is max(p, 1 - p)")."""
+    (sec. 6.4.1: no oracle can do better than max(p, 1 - p))."""
     p = _as_vector(judge, "judge")
     _check_fractions(p, "judge", "the fraction of observers who preferred x1")
     return float(torch.maximum(p, 1 - p).mean())
@@ -210,9 +210,9 @@ def _jnd_curve(distances: torch.Tensor, same: torch.Tensor) -> tuple[torch.Tenso
 def jnd_map(distances: Any, same: Any) -> float:
     """JND score: average precision of retrieving the pairs judged "same", closest pairs first.
 
-    Sec. 6.4.1: "We order patch pairs by ascending order by a given metric, and compute precision-recall
-    ... for a good metric, patches which are close together are more likely to be confused for being
-    the same. We compute area under the curve, known as mAP." As in the released code (facts 5.3), each
+    Sec. 6.4.1: the pairs are sorted by the metric's distance, smallest first, and a precision-recall curve
+    is traced along that order; under a good metric the pairs that people mistake for "same" are the close
+    ones. The score is the area under the curve (mAP). As in the released code (facts 5.3), each
     pair counts as ``same`` positives and ``1 - same`` negatives (``same`` = fraction of observers who
     said "same"): among the k closest pairs, ``TP_k = sum same``, precision ``TP_k / k``, recall
     ``TP_k / sum(same)``; the score is :func:`voc_average_precision` of that curve.

@@ -106,9 +106,8 @@ def _diagnose_project(got, expected, weights) -> str | None:
 def check_project_nonnegative(fn: Callable) -> None:
     """Check the non-negativity projection ``fn(list of weight tensors) -> list of projected tensors``.
 
-    Sec. 6.3: "We enforce non-negative weightings on the linear layer w ... by projecting the weights into
-    the constraint set at every iteration ... we check for any negative weights, and force them to be 0",
-    i.e. the Euclidean projection onto w >= 0, ``max(w, 0)`` elementwise, per layer.
+    Sec. 6.3 keeps the linear weights w non-negative with a projection after every iteration that sets each
+    negative weight to 0: the Euclidean projection onto w >= 0, ``max(w, 0)`` elementwise, per layer.
     Reference: :meth:`reprolib.metrics.lpips.LPIPS.project_nonnegative_`.
     """
     gen = torch.Generator().manual_seed(7)

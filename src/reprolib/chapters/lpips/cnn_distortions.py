@@ -1,11 +1,10 @@
 """The "CNN-based distortions" of the BAPPS dataset (thesis sec. 6.2.1 and Table 6.2, right).
 
-"To more closely simulate the space of artifacts that can arise from deep-learning based methods, we
-create a set of distortions created by neural networks ... by exploring a variety of tasks,
-architectures, and losses ... All of these tasks can be achieved by applying the appropriate corruption
-to the input. In total, we generated 96 'denoising autoencoders' ... The goal of each network is not to
-solve the task per se, but rather to explore common artifacts that plague the outputs of deep learning
-based methods."
+Sec. 6.2.1: so that the dataset also covers the kinds of artifact that deep-learning methods produce, some
+distortions are made by neural networks, varying the task, the architecture and the loss. Every task
+(autoencoding, denoising, colorization, super-resolution) amounts to corrupting the input in a suitable way
+and learning to undo it; 96 such "denoising autoencoders" were trained. They are not meant to be good at
+their tasks: what matters is that their outputs show the typical failures of deep networks.
 
 So a CNN distortion is ``x -> G(c(x))``: ``c`` an input corruption, ``G`` a small encoder-decoder trained
 briefly to map ``c(x)`` back to ``x``; what ``G`` gets wrong is the distortion. Every choice is drawn at

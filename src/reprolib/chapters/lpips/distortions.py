@@ -1,9 +1,9 @@
 """The "traditional" distortions of the BAPPS dataset (Zhang et al., CVPR 2018; thesis Table 6.2, left).
 
-Section 6.2.1 of the thesis: "We create a set of traditional distortions consisting of common operations
-performed on the input patches ... photometric distortions, random noise, blurring, spatial shifts and
-corruptions, and compression artifacts. The severity of each perturbation is parameterized ... We also
-compose pairs of distortions sequentially". It lists 20 of them; so does :data:`DISTORTIONS`:
+Section 6.2.1 of the thesis: the "traditional" distortions are standard image operations applied to the
+input patches (photometric changes, noise, blur, spatial shifts and corruptions, compression), each with a
+parameter for its severity; pairs of them are also applied one after the other. It lists 20 of them; so
+does :data:`DISTORTIONS`:
 
 ============  =================================================================================
 group         distortions

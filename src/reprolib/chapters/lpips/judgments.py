@@ -22,9 +22,9 @@ sentinel_jnd       identical copies ("same") vs. heavy noise ("different"), plus
                    near-threshold pairs with no label                                      ``same``
 =================  ======================================================================  ==========
 
-The thesis uses sentinels the same way, to check that human raters pay attention: "pairs of patches
-with obvious deformations, e.g., a large amount of Gaussian noise vs a small amount of Gaussian
-noise" (2AFC) and, for JND, "32 identical and 8 with large Gaussian noise distortion applied".
+The thesis uses sentinels the same way, to check that human raters pay attention (sec. 6.2): for 2AFC,
+pairs whose difference is unmistakable, such as heavy against light Gaussian noise; for JND, 40 sentinel
+pairs, 32 identical and 8 with strong Gaussian noise.
 
 All patches are float ``(N, 3, H, W)`` in [0, 1]; :meth:`TwoAFC.lpips_inputs` gives [-1, 1]. Every
 function takes the reference patches and an explicit ``torch.Generator``; the same generator state gives
@@ -323,9 +323,9 @@ def sentinel_2afc(refs: torch.Tensor, rng: torch.Generator, families: Sequence[s
     What it tests: that a metric is *monotone within a distortion family*: x distorted by the same
     noise field / warp / shift direction, once strongly (severity uniform in ``strong``) and once at
     most ``max_ratio`` times as strongly, must be judged closer in its weaker version. Every observer
-    would agree (these are the thesis's sentinels: "a large amount of Gaussian noise vs a small amount
-    of Gaussian noise"), so ``judge`` is 0 or 1. L2, SSIM and any sane metric should score ~100 %; a
-    metric that fails here is broken. Which side holds the weaker version is random.
+    would agree (like the thesis's sentinels, heavy against light Gaussian noise, sec. 6.2), so ``judge``
+    is 0 or 1. L2, SSIM and any sane metric should score ~100 %; a metric that fails here is broken.
+    Which side holds the weaker version is random.
 
     Degenerate draws are redrawn (up to ``max_tries`` times, then dropped; see ``index``): the strong
     version must differ from the reference (MSE >= 1e-4) and the weak one must have at most half its

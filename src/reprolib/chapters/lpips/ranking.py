@@ -186,8 +186,8 @@ def train_lin(
     Each step takes a batch of triplets, computes d0 = d(x, x0) and d1 = d(x, x1) with Eq. 6.1
     (:func:`weighted_distance`), predicts the judgment with :class:`RankingHead` and minimises the BCE of
     Eq. 6.2 (:func:`ranking_loss`) with Adam. After every step the linear weights are projected onto
-    w >= 0 (``module.project_nonnegative_()``): "larger distances in a certain feature should not result
-    in two patches becoming closer" (sec. 6.3). Defaults are the paper's: batch 50, Adam lr 1e-4 with
+    w >= 0 (``module.project_nonnegative_()``): a bigger difference in one feature must never bring two
+    patches closer (sec. 6.3). Defaults are the paper's: batch 50, Adam lr 1e-4 with
     beta1 = 0.5, 5 epochs plus 5 with linear decay (:func:`lr_schedule`; facts 5.3).
 
     Modes (what is trained besides w and G):

@@ -156,8 +156,8 @@ def fit_lin_on_vectors(model: Calibration, v0: torch.Tensor, v1: torch.Tensor, j
     """Train w (>= 0) and G on precomputed vectors: the "lin" variant with a frozen trunk (sec. 6.3).
 
     The same recipe as :func:`reprolib.chapters.lpips.ranking.train_lin`: fresh initialisation of w, projected onto
-    w >= 0 before the first step and after every step ("we check for any negative weights, and force them
-    to be 0"), d = w . v (Eq. 6.1), G = :class:`~reprolib.chapters.lpips.ranking.RankingHead`, BCE of Eq. 6.2
+    w >= 0 before the first step and after every step (each negative weight is set to 0), d = w . v
+    (Eq. 6.1), G = :class:`~reprolib.chapters.lpips.ranking.RankingHead`, BCE of Eq. 6.2
     (:func:`~reprolib.chapters.lpips.ranking.ranking_loss`), Adam(beta1 = 0.5), ``epochs`` at ``lr`` then
     ``decay_epochs`` decaying linearly (:func:`~reprolib.chapters.lpips.ranking.lr_schedule`), reshuffled each epoch.
     The one difference: the released Dropout acts on each pixel of the squared-difference map; here the

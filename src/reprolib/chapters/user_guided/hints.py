@@ -6,7 +6,7 @@ image,
 * the number of points N is geometric with p = 1/8: ``P(N = k) = (1 - p)^k p`` for k >= 0 (mean
   ``(1 - p) / p = 7``, no hint at all for 1/8 of the images);
 * each point's location is drawn from a 2-D Gaussian centred on the image with standard deviations
-  (H/4, W/4) ("we expect users to more often click on points in the center"), clipped so that the
+  (H/4, W/4) (users are assumed to click near the centre more often), clipped so that the
   patch stays inside the image;
 * its patch size P is uniform over 1..9 (a P x P square), and "the average ab within the patch" is
   revealed on the whole patch, with mask 1 there;
@@ -240,8 +240,8 @@ def fixed_points(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Reveal ``n`` patches of ``patch`` x ``patch`` per image at uniformly random locations.
 
-    "Random sampling uses a uniformly drawn random point. The average color on a 7 x 7 patch is
-    revealed." The top-left corners are uniform over the positions where the patch fits; patches may
+    Fig. 3.6: each point is drawn uniformly at random, and the mean colour of a 7 x 7 patch there is
+    revealed. The top-left corners are uniform over the positions where the patch fits; patches may
     overlap (a later one overwrites). Returns ``(ab_hint, mask)`` as :func:`reveal_patches`.
     """
     _check_ab(ab)
@@ -268,9 +268,9 @@ def max_error_points(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The paper's "max-error" sampling: reveal the patches where the prediction is worst.
 
-    Section 3.4.1: "we compute the l2 error between the current prediction and the ground truth, and
-    average over a 25 x 25 window. We then select the point with the maximum error to reveal a 7 x 7
-    patch, excluding points which overlap with previously revealed patches."
+    Section 3.4.1: the l2 error of the current prediction against the ground truth is averaged over a
+    25 x 25 window, and a 7 x 7 patch is revealed at the point where that error is largest, skipping points
+    whose patch would overlap one revealed earlier.
 
     The per-pixel error is the Euclidean distance in ab, averaged over a ``window`` x ``window`` box;
     outside the image the error counts as 0 (averaging over only the pixels inside would favour the

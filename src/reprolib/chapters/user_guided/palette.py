@@ -1,8 +1,8 @@
 """The data-driven colour palette of the Local Hints Network (thesis section 3.3.2, Fig. 3.3).
 
-"To provide discrete color suggestions, we soften the softmax distribution at the queried pixel, to
-make it less peaky, and perform weighted k-means clustering (with K = 9) to find modes of the
-distribution." The suggestions are shown "sorted by likelihood".
+The predicted softmax distribution at the queried pixel is flattened (made less peaky) and clustered with
+weighted k-means, K = 9; the modes it finds are the discrete colour suggestions, listed from most to least
+likely.
 
 1. :func:`distribution_at`: the predicted scores at a queried full-resolution pixel (the network predicts
    at 1/4 resolution; the paper upsamples bilinearly).
