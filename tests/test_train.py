@@ -429,3 +429,19 @@ def test_progress_lines_go_to_the_progress_file_only_when_one_is_named(tmp_path,
     log.unlink()
     load_or_train("ch", "tiny", "smoke", config, TinyNet, _fit_counter([], cfg), device="cpu", force=True)
     assert not log.exists()
+
+
+def test_atomic_write_gives_the_permissions_of_an_ordinary_new_file(tmp_path):
+    import os
+    import stat
+
+    from reprolib.train import _umask
+
+    old = os.umask(0o027)
+    try:
+        assert _umask() == 0o027
+        path = tmp_path / "f.json"
+        atomic_write(path, lambda f: f.write(b"x"))
+        assert stat.S_IMODE(path.stat().st_mode) == 0o640  # not the 0600 of a temporary file
+    finally:
+        os.umask(old)

@@ -227,6 +227,20 @@ def show_progress(progress: bool | None = None) -> bool:
         return False
 
 
+def _umask() -> int:
+    """The process's umask, read without changing it (Linux: /proc; elsewhere set and restored at once)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> Path:
     """Write a file so that readers only ever see the old or the complete new contents.
 
@@ -242,6 +256,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) ->
             write(f)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # the permissions of a file made by open(), not mkstemp's 0600
         os.replace(tmp, path)
     except BaseException:
         try:
