@@ -39,16 +39,23 @@ def test_profile_settings_scale_up():
         assert v["size"] % 8 == 0
 
 
-def _metrics(full_rebal=70.0, class_rebal=65.0, l2_sat=5.0):
-    row = lambda auc, rebal, sat, col, top1: {"auc": auc, "auc_rebal": rebal, "saturation": sat,
-                                             "colorfulness": col, "top1": top1, "psnr": 20.0}
-    return {
-        "table": {"full": row(88, full_rebal, 30, 40, 80), "class": row(91, class_rebal, 20, 30, 78),
-                  "l2": row(90, 60, l2_sat, 20, 70), "gray": row(85, 50, 0, 0, 60)},
-        "annealing": {"mode": {"colorfulness": 45, "roughness": 9}, "annealed": {"colorfulness": 40, "roughness": 5},
-                      "mean": {"colorfulness": 30, "roughness": 3}},
-        "modes_summary": {"full_min_mode_ratio": 0.8, "l2_nearer_mean_classes": 2, "multimodal_classes": 2},
-    }
+def _metrics(full_rebal=70.0, class_rebal=65.0, l2_sat=5.0, n=8):
+    """Metrics with per-image samples: every image has the same value, so each interval has zero width and the
+    verdicts follow the numbers exactly."""
+    same = lambda v: [float(v)] * n  # noqa: E731
+    images = {}
+    rows = {"full": (88, full_rebal, 30, 40, 80), "class": (91, class_rebal, 20, 30, 78), "l2": (90, 60, l2_sat, 20, 70),
+            "gray": (85, 50, 0, 0, 60)}
+    for r, (auc, rebal, sat, col, top1) in rows.items():
+        for name, v in (("auc", auc), ("auc_rebal", rebal)):
+            images[f"{r}.{name}.num"], images[f"{r}.{name}.den"] = same(v * 100), same(100)
+        images.update({f"{r}.saturation": same(sat), f"{r}.colorfulness": same(col), f"{r}.top1": same(top1)})
+    for mode, (col, rough) in {"mode": (45, 9), "annealed": (40, 5), "mean": (30, 3)}.items():
+        images.update({f"annealing.{mode}.colorfulness": same(col), f"annealing.{mode}.roughness": same(rough)})
+    # one two-mode class: the full model gives each mode 0.8 of its true mass; 9 of 10 L2 pixels lie nearer the mean
+    images.update({"modes.c.pixels": same(10), "modes.c.full_mass.0": same(0.8 * 0.6 * 10),
+                   "modes.c.full_mass.1": same(0.8 * 0.4 * 10), "modes.c.l2_nearer_mean": same(9)})
+    return {"modes": {"c": {"true": [0.6, 0.4]}}, "samples": {"images": images}}
 
 
 def test_claims_follow_the_measurements():
@@ -58,10 +65,12 @@ def test_claims_follow_the_measurements():
     assert good["rebalancing_raises_balanced_auc"] == "reproduced"
     assert good["l2_most_desaturated"] == "reproduced"
     assert good["amt_fooling_rate"] == "not_testable"
-    assert set(good.values()) <= {"reproduced", "not_testable"}
+    assert set(good.values()) == {"reproduced", "not_testable"}
     bad = {c["id"]: c["verdict"] for c in evaluate_claims(ch.claims(), _metrics(full_rebal=65.2, l2_sat=25.0))}
-    assert bad["rebalancing_raises_balanced_auc"] == "not_reproduced"  # within the 0.5-point margin
+    assert bad["rebalancing_raises_balanced_auc"] == "not_reproduced"  # 0.2 points: below the 0.5-point margin
     assert bad["l2_most_desaturated"] == "not_reproduced"
+    edge = {c["id"]: c["verdict"] for c in evaluate_claims(ch.claims(), _metrics(full_rebal=65.5))}
+    assert edge["rebalancing_raises_balanced_auc"] == "inconclusive"  # the interval [0.5, 0.5] touches the margin
 
 
 def test_tiny_run_writes_a_complete_results_file(tmp_path, monkeypatch):
@@ -76,10 +85,17 @@ def test_tiny_run_writes_a_complete_results_file(tmp_path, monkeypatch):
     assert data["chapter"] == "automatic" and data["profile"] == "smoke"
     for key in ("git_commit", "reprolib_version", "torch_version", "device", "seed", "started", "wall_seconds", "data"):
         assert key in data["provenance"], key
-    assert {c["verdict"] for c in data["claims"]} <= {"reproduced", "not_reproduced", "not_testable"}
+    assert {c["verdict"] for c in data["claims"]} <= {"reproduced", "not_reproduced", "inconclusive", "not_testable"}
     assert all({"id", "statement", "verdict", "evidence"} <= set(c) for c in data["claims"])
     assert all(f["ok"] for f in data["facts"]), data["facts"]
     assert set(data["metrics"]["table"]) == set(ch.ROWS)
+    # one value per test image for every compared quantity; the table's pooled AuC is the ratio of their sums
+    images, table = data["metrics"]["samples"]["images"], data["metrics"]["table"]
+    assert {len(v) for v in images.values()} == {32}
+    for row in ("full", "l2"):
+        pooled = sum(images[f"{row}.auc.num"]) / sum(images[f"{row}.auc.den"])
+        assert pooled == pytest.approx(table[row]["auc"], abs=1e-3)  # both rounded to 6 digits when written
+        assert sum(images[f"{row}.top1"]) / 32 == pytest.approx(table[row]["top1"], abs=1e-3)
     gt = data["metrics"]["table"]["ground_truth"]
     assert gt["auc"] == pytest.approx(100.0) and gt["auc_rebal"] == pytest.approx(100.0)
     # A second run loads every model from the cache instead of training again.

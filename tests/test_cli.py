@@ -11,8 +11,9 @@ import pytest
 
 import reprolib.chapters
 from reprolib.__main__ import main
-from reprolib.claims import evaluate_claims, greater, not_testable
-from reprolib.results import provenance, write_results
+from reprolib.claims import Margin, evaluate_claims, greater, not_testable
+from reprolib.results import load_results, provenance, write_results
+from reprolib.seeds import load_seed_study
 
 
 @pytest.fixture
@@ -22,14 +23,17 @@ def fake_chapters(tmp_path, monkeypatch):
     calls = []
     module = types.ModuleType("fake_chapter_module")
 
-    def run(profile, seed, force, device):
+    def run(profile, seed, force, device, write=True):
         calls.append(dict(profile=profile, seed=seed, force=force, device=device))
-        metrics = {"a": 2.0, "b": 1.0}
-        claims = evaluate_claims([greater("a_beats_b", "a > b", "a", "b", 0.5),
+        a = 2.0 - 0.4 * (seed % 3)  # a - b exceeds the margin 0.5 for seeds 0 and 1, not for seed 2
+        metrics = {"a": a, "b": 1.0, "samples": {"u": {"a": [a] * 4, "b": [1.0] * 4}}}
+        claims = evaluate_claims([greater("a_beats_b", "a > b", "u:a", "u:b", Margin(0.5, "test margin")),
                                   not_testable("amt", "humans are fooled", "needs raters")], metrics)
         prov = provenance(seed, profile, {}, datetime.now(timezone.utc), 0.1, "cpu")
-        write_results("alpha", profile, metrics, claims, [], prov)
-        return {"metrics": metrics, "claims": claims}
+        if write:
+            write_results("alpha", profile, metrics, claims, [], prov)
+        return {"chapter": "alpha", "profile": profile, "metrics": metrics, "claims": claims, "facts": [],
+                "provenance": prov}
 
     def broken(profile, seed, force, device):
         raise RuntimeError("chapter exploded")
@@ -86,6 +90,43 @@ def test_summary_reads_the_results_files(fake_chapters, capsys):
     assert lines[1].startswith("broken (smoke): no results")
     assert main(["summary"]) == 0  # all profiles: only those with results are listed
     assert capsys.readouterr().out.splitlines() == ["alpha (smoke): 1/2 claims reproduced (1 not testable)"]
+
+
+def test_seeds_runs_each_seed_and_writes_the_study_and_the_first_seeds_file(fake_chapters, capsys):
+    calls, root = fake_chapters
+    assert main(["reproduce", "alpha", "--profile", "smoke", "--seeds", "0,1,2"]) == 0
+    assert [c["seed"] for c in calls] == [0, 1, 2]
+    out = capsys.readouterr().out
+    assert "alpha seed 2: single run 0/2 claims reproduced (1 not reproduced, 1 not testable)" in out
+    study = load_seed_study("alpha", "smoke")
+    assert (root / "smoke-seeds" / "alpha.json").exists() and study["seeds"] == [0, 1, 2]
+    a = study["claims"][0]
+    assert a["verdicts"] == ["reproduced", "reproduced", "not_reproduced"]
+    assert a["tests"][0]["estimates"] == pytest.approx([1.0, 0.6, 0.2])
+    single = load_results("alpha", "smoke")  # seed 0, with the study: 2 of 3 seeds agree with it
+    c = single["claims"][0]
+    assert (c["single_run"], c["verdict"], c["seeds"]["counts"]["reproduced"]) == ("reproduced", "reproduced", 2)
+    assert single["provenance"]["seed"] == 0
+    assert "alpha (smoke): 1/2 claims reproduced (1 not testable)" in out
+
+
+def test_seeds_without_a_majority_make_the_verdict_inconclusive(fake_chapters, capsys):
+    assert main(["reproduce", "alpha", "--profile", "smoke", "--seeds", "0,2"]) == 0
+    c = load_results("alpha", "smoke")["claims"][0]
+    assert (c["single_run"], c["verdict"]) == ("reproduced", "inconclusive")  # seed 2 disagrees: 1 of 2
+    assert "alpha (smoke): 0/2 claims reproduced (1 inconclusive, 1 not testable)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("seeds, message", [("1", "at least two different seeds"), ("0,0", "at least two different"),
+                                            ("0,-1", "seeds >= 0"), ("a,b", "comma-separated integers")])
+def test_bad_seeds_exit_2_and_nothing_runs(fake_chapters, capsys, seeds, message):
+    with pytest.raises(SystemExit) as e:
+        main(["reproduce", "alpha", "--profile", "smoke", f"--seeds={seeds}"])
+    assert e.value.code == 2 and message in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        main(["reproduce", "alpha", "--profile", "fast", "--seeds", "0,1", "--check"])
+    assert e.value.code == 2 and "leave out --seeds" in capsys.readouterr().err
+    assert fake_chapters[0] == []
 
 
 def test_module_entry_point_help():

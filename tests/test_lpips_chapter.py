@@ -88,13 +88,18 @@ def test_cnn_sentinel_answers_are_known():
     assert 0 < s.judge.sum() < 10  # both sides get the weak version sometimes
 
 
-def _metrics(**scores):
-    base = {m: {s: 100.0 for s in ("sentinel", "sentinel_cnn", "equal_mse", "heldout")} for m in chapter.METRICS}
+def _metrics(n=20, **scores):
+    """Scores and per-judgment credits; every judgment of a set gets the metric's score as its credit, so each
+    interval has zero width and the verdicts follow the numbers exactly."""
+    sets = ("sentinel", "sentinel_cnn", "equal_mse", "heldout")
+    base = {m: {s: 100.0 for s in sets} for m in chapter.METRICS}
     for key, value in scores.items():
         m, s = key.split("__")
         base[m][s] = value
-    return {"scores": base, "official": {"zero_fraction": {"alex": [55.0, 29.0, 10.0, 7.0, 2.0]},
-                                         "example": {"alex": [0.722, 0.138], "vgg": [0.569, 0.422]}}}
+    samples = {s: {m: [base[m][s]] * n for m in chapter.METRICS} for s in sets}
+    return {"scores": base, "samples": samples,
+            "official": {"zero_fraction": {"alex": [55.0, 29.0, 10.0, 7.0, 2.0]},
+                         "example": {"alex": [0.722, 0.138], "vgg": [0.569, 0.422]}}}
 
 
 def test_claim_verdicts_follow_the_numbers():
@@ -116,6 +121,11 @@ def test_claim_verdicts_follow_the_numbers():
     off["official"]["example"]["alex"] = [0.7, 0.138]
     assert by_id["official_example_distances"].check(off)[0] == "not_reproduced"
     assert by_id["bapps_human_agreement"].check(ok)[0] == "not_testable"
+    # exactly at a bar the interval touches it: the evidence cannot tell
+    edge = _metrics(psnr__equal_mse=50.0, alex_random__equal_mse=95.0, color__equal_mse=95.0)
+    assert by_id["random_network_worse"].check(edge)[0] == "inconclusive"
+    evidence = by_id["random_network_worse"].check(ok)[1]["tests"][0]
+    assert (evidence["estimate"], evidence["low"], evidence["high"], evidence["margin"]) == (20.0, 20.0, 20.0, 5.0)
 
 
 def test_profiles_change_sizes_only_and_module_contract():

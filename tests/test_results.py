@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import json
+from html import escape
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import pytest
 import torch
 
-from reprolib.claims import PaperNumber, MissingMetricError, all_greater, custom, evaluate_claims, fact, greater, lookup, monotone, not_testable
-from reprolib.results import claims_summary, load_results, provenance, results_dir, write_results
-from reprolib.book.tables import comparison_table, facts_table, verdict_table
+from reprolib.claims import (PaperNumber, MissingMetricError, Margin, evaluate_claims, fact, greater, lookup,
+                             not_testable)
+from reprolib.results import (claims_summary, compact_number_lists, load_results, provenance, recheck,
+                              recorded_claims_text, results_dir, verdict_counts, write_results)
+from reprolib.book.tables import comparison_table, facts_table, seeds_text, verdict_table
 
+# Four test images; the per-image differences are constant where a test needs an interval of zero width.
+SAMPLES = {"images": {"full.auc_rebal": [65.0, 66.0, 67.0, 66.0], "class.auc_rebal": [59.0, 60.0, 61.0, 60.0],
+                      "full.auc": [88.0, 89.0, 90.0, 89.0], "class.auc": [90.0, 91.0, 92.0, 91.0],
+                      "noisy": [-3.0, 4.0, -2.0, 2.0]}}
 METRICS = {
     "table": {
         "full": {"auc": 89.0, "auc_rebal": 66.0},
@@ -20,7 +27,10 @@ METRICS = {
         "l2": {"auc": 91.5, "auc_rebal": 58.0},
     },
     "psnr": {"p0": 20.0, "p1": 22.0, "p2": 22.5, "p3": 25.0},
+    "samples": SAMPLES,
 }
+POINT = Margin(1.0, "one AuC point: the resolution of the curve's 1-unit thresholds")
+ZERO = Margin(0.0, "the paper states a direction only")
 
 
 @pytest.fixture
@@ -30,7 +40,7 @@ def results_env(tmp_path, monkeypatch):
 
 
 # ------------------------------------------------------------------------------------------
-# claims
+# claims (the comparisons and the verdict rule are tested in test_bootstrap.py)
 
 
 def test_lookup_follows_dotted_paths_and_names_what_is_missing():
@@ -41,78 +51,46 @@ def test_lookup_follows_dotted_paths_and_names_what_is_missing():
         lookup(METRICS, "table.full.auc.x")
 
 
-def test_greater_uses_the_margin_strictly():
-    up = greater("rebal", "rebalancing raises balanced AuC", "table.full.auc_rebal", "table.class.auc_rebal", 5.0)
-    verdict, ev = up.check(METRICS)  # 66 > 60 + 5
-    assert verdict == "reproduced"
-    assert ev["values"] == {"table.full.auc_rebal": 66.0, "table.class.auc_rebal": 60.0}
-    assert ev["margin"] == 5.0 and ev["difference"] == 6.0
-    assert ev["comparison"] == "table.full.auc_rebal > table.class.auc_rebal + 5"
-    tight = greater("rebal", "s", "table.full.auc_rebal", "table.class.auc_rebal", 6.0)
-    assert tight.check(METRICS)[0] == "not_reproduced"  # 66 > 66 is false: equality is not enough
-
-
-def test_all_greater_needs_every_pair_and_lists_failures():
-    c = all_greater("raw", "rebalancing lowers raw AuC", [("table.class.auc", "table.full.auc"),
-                                                          ("table.l2.auc", "table.full.auc")], margin=1.0)
-    verdict, ev = c.check(METRICS)
-    assert verdict == "reproduced" and [p["holds"] for p in ev["pairs"]] == [True, True]
-    c2 = all_greater("raw", "s", [("table.class.auc", "table.full.auc"), ("table.l2.auc", "table.class.auc")], 1.0)
-    verdict, ev = c2.check(METRICS)  # 91.5 - 91 = 0.5 is not more than 1
-    assert verdict == "not_reproduced" and [p["holds"] for p in ev["pairs"]] == [True, False]
-    assert "table.l2.auc - table.class.auc = 0.5 (fails)" in ev["summary"]
-
-
-def test_monotone_increasing_and_decreasing_with_margin():
-    keys = ["psnr.p0", "psnr.p1", "psnr.p2", "psnr.p3"]
-    assert monotone("m", "s", keys).check(METRICS)[0] == "reproduced"
-    verdict, ev = monotone("m", "s", keys, margin=1.0).check(METRICS)  # the step 22 -> 22.5 is too small
-    assert verdict == "not_reproduced" and ev["steps"] == [2.0, 0.5, 2.5] and ev["margin"] == 1.0
-    assert monotone("m", "s", keys[::-1], increasing=False).check(METRICS)[0] == "reproduced"
-    assert monotone("m", "s", keys, increasing=False).check(METRICS)[0] == "not_reproduced"
-
-
-def test_custom_and_not_testable():
-    def fn(m):
-        v = lookup(m, "psnr.p3")
-        return v > 24, {"values": {"psnr.p3": v}, "comparison": "psnr.p3 > 24"}
-
-    assert custom("c", "s", fn).check(METRICS) == ("reproduced", {"values": {"psnr.p3": 25.0},
-                                                                  "comparison": "psnr.p3 > 24"})
-    with pytest.raises(ValueError, match="comparison"):
-        custom("c", "s", lambda m: (True, {"values": {}})).check(METRICS)
-    with pytest.raises(TypeError, match="bool"):
-        custom("c", "s", lambda m: (1, {"values": {}, "comparison": ""})).check(METRICS)
-    verdict, ev = not_testable("amt", "fools humans 32% of the time", "needs human raters").check(METRICS)
-    assert verdict == "not_testable" and ev["reason"] == "needs human raters"
-
-
-def test_a_missing_or_non_finite_metric_is_an_error_never_a_pass():
-    c = greater("x", "s", "table.full.auc", "table.nope.auc", margin=0.0)
-    with pytest.raises(MissingMetricError, match="table.nope.auc"):
-        evaluate_claims([c], METRICS)
-    nan = {"a": float("nan"), "b": 0.0}
-    with pytest.raises(ValueError, match="non-finite"):
-        greater("x", "s", "a", "b", 0.0).check(nan)
-    with pytest.raises(TypeError, match="number"):
-        greater("x", "s", "a", "b", 0.0).check({"a": "high", "b": 0.0})
-    with pytest.raises(ValueError, match="margin"):
-        greater("x", "s", "a", "b", -1.0)
-
-
-def test_evaluate_claims_and_summary():
-    claims = [
-        greater("a", "A", "table.full.auc_rebal", "table.class.auc_rebal", 1.0),
-        greater("b", "B", "table.full.auc", "table.class.auc", 0.0),  # 89 > 91: not reproduced
+def _three_claims():
+    return [
+        greater("a", "A", "images:full.auc_rebal", "images:class.auc_rebal", POINT),   # 6 [6, 6] > 1
+        greater("b", "B", "images:full.auc", "images:class.auc", ZERO),                # -2 [-2, -2] < 0
+        greater("n", "N", "images:noisy", "images:class.auc", Margin(-90.0, "r")),      # 0.25 - 91 + 90 straddles
         not_testable("c", "C", "offline"),
     ]
-    ev = evaluate_claims(claims, METRICS)
-    assert [c["verdict"] for c in ev] == ["reproduced", "not_reproduced", "not_testable"]
-    assert claims_summary(ev) == "1/3 claims reproduced (1 not reproduced, 1 not testable)"
-    assert claims_summary({"claims": ev[:1] + ev[2:]}) == "1/2 claims reproduced (1 not testable)"
+
+
+def test_evaluate_claims_gives_the_four_verdicts_and_the_summary_counts_them():
+    ev = evaluate_claims(_three_claims(), METRICS)
+    assert [c["verdict"] for c in ev] == ["reproduced", "not_reproduced", "inconclusive", "not_testable"]
+    test = ev[0]["evidence"]["tests"][0]
+    assert (test["estimate"], test["low"], test["high"], test["margin"]) == (6.0, 6.0, 6.0, 1.0)
+    assert test["reason"] == POINT.reason and test["formula"] == "mean(full.auc_rebal) - mean(class.auc_rebal)"
+    assert ev[0]["evidence"]["bootstrap"] == {"resamples": 1000, "level": 0.95, "seed": 0}
+    assert verdict_counts(ev) == {"reproduced": 1, "not_reproduced": 1, "inconclusive": 1, "not_testable": 1}
+    assert claims_summary(ev) == "1/4 claims reproduced (1 not reproduced, 1 inconclusive, 1 not testable)"
+    assert claims_summary({"claims": ev[:1] + ev[3:]}) == "1/2 claims reproduced (1 not testable)"
+    assert claims_summary(ev[:1]) == "1/1 claim reproduced"
     assert claims_summary([]) == "no claims"
     with pytest.raises(ValueError, match="share the id"):
-        evaluate_claims([claims[0], claims[0]], METRICS)
+        evaluate_claims([_three_claims()[0]] * 2, METRICS)
+
+
+def test_a_missing_or_non_finite_sample_is_an_error_never_a_pass():
+    c = greater("x", "s", "images:full.auc", "images:nope.auc", ZERO)
+    with pytest.raises(KeyError, match="nope.auc"):
+        evaluate_claims([c], METRICS)
+    with pytest.raises(KeyError, match="no per-unit samples for the group 'images'"):
+        evaluate_claims([c], {"table": {}})
+    nan = {"samples": {"u": {"a": [1.0, float("nan")], "b": [0.0, 0.0]}}}
+    with pytest.raises(ValueError, match="non-finite"):
+        greater("x", "s", "u:a", "u:b", ZERO).check(nan)
+    with pytest.raises(TypeError, match="Margin"):
+        greater("x", "s", "u:a", "u:b", 0.0)
+    with pytest.raises(TypeError, match="dict"):
+        greater("x", "s", "u:a", "u:b", ZERO).check([1, 2])
+    verdict, ev = not_testable("amt", "fools humans 32% of the time", "needs human raters").check(METRICS)
+    assert verdict == "not_testable" and ev["reason"] == "needs human raters"
 
 
 # ------------------------------------------------------------------------------------------
@@ -163,18 +141,52 @@ def test_results_dir_follows_the_environment(results_env):
 
 def test_write_and_load_round_trip_with_rounding(results_env):
     metrics = {"a": 1 / 3, "n": np.int64(7), "t": torch.tensor(2.0), "nested": {"v": [np.float32(0.1), None]},
-               "flag": True}
-    claims = evaluate_claims([greater("c1", "a beats b", "a", "b", 0.0)], {"a": 1 / 3, "b": 0.1})
+               "flag": True, "samples": {"u": {"a": [1 / 3, 0.5], "b": [0.1, 0.2]}}}
+    claims = evaluate_claims([greater("c1", "a beats b", "u:a", "u:b", ZERO)], metrics)
+    claims[0].update(single_run="reproduced", seeds={"seeds": [0, 1], "verdicts": ["reproduced"] * 2,
+                                                     "counts": {"reproduced": 2}})
     facts = [fact("seven", 7, 7)]
     prov = provenance(0, "smoke", {"n": 1}, datetime.now(timezone.utc), 0.5, "cpu")
     path = write_results("demo", "smoke", metrics, claims, facts, prov)
     assert path == results_env / "smoke" / "demo.json"
     loaded = load_results("demo", "smoke")
     assert loaded == json.loads(path.read_text())
-    assert loaded["metrics"] == {"a": 0.333333, "n": 7, "t": 2.0, "nested": {"v": [0.1, None]}, "flag": True}
-    assert loaded["claims"][0]["verdict"] == "reproduced" and loaded["facts"][0]["ok"] is True
+    assert loaded["metrics"] == {"a": 0.333333, "n": 7, "t": 2.0, "nested": {"v": [0.1, None]}, "flag": True,
+                                 "samples": {"u": {"a": [0.333333, 0.5], "b": [0.1, 0.2]}}}
+    c = loaded["claims"][0]
+    assert c["verdict"] == c["single_run"] == "reproduced" and c["seeds"]["verdicts"] == ["reproduced"] * 2
+    assert c["evidence"]["tests"][0]["margin"] == 0.0 and loaded["facts"][0]["ok"] is True
     assert set(loaded) == {"chapter", "profile", "provenance", "metrics", "claims", "facts"}
+    assert '"a": [0.333333, 0.5]' in path.read_text()  # number lists stay on one line
     assert load_results("absent", "smoke") is None
+
+
+def test_compact_number_lists_only_joins_lists_of_plain_numbers():
+    text = json.dumps({"x": [1, -2.5, 3e-07], "s": ["a", "b"], "m": [1, {"k": 2}], "e": []}, indent=2)
+    out = compact_number_lists(text)
+    assert '"x": [1, -2.5, 3e-07]' in out
+    assert json.loads(out) == json.loads(text)
+    assert '"s": [\n' in out and '"m": [\n' in out
+
+
+def test_recheck_finds_a_changed_verdict_and_a_broken_combination():
+    claims = _three_claims()
+    res = {"metrics": METRICS, "claims": evaluate_claims(claims, METRICS), "facts": [fact("seven", 7, 7)]}
+    assert recheck(res, claims) == []
+    res["claims"][0].update(single_run="reproduced", verdict="reproduced",
+                            seeds={"verdicts": ["reproduced", "inconclusive", "reproduced"]})
+    assert recheck(res, claims) == []
+    res["claims"][0]["seeds"]["verdicts"] = ["inconclusive", "inconclusive", "reproduced"]  # 1 of 3: no majority
+    assert recheck(res, claims) == ["claim 'a': recorded reproduced, the rule gives inconclusive from the single "
+                                    "run and the recorded seeds"]
+    res["claims"][0].pop("seeds")
+    res["claims"][1]["verdict"] = "reproduced"
+    res["facts"][0]["ok"] = False
+    problems = recheck(res, claims[:1] + claims[2:] + [not_testable("d", "D", "r")])
+    assert problems == [
+        "claim 'd' is not in the results file",
+        "claim 'b' is in the results file but no longer a claim of the chapter",
+        "fact 'seven': recorded ok=False, its recorded numbers give ok=True"]
 
 
 def test_write_results_rejects_non_finite_values_and_writes_nothing(results_env):
@@ -229,18 +241,36 @@ def test_comparison_table_multi_column_headers_and_escaping():
     assert "&lt;b&gt;" in html and "<b>" not in html  # labels are escaped in HTML
 
 
-def test_verdict_table_shows_badges_and_evidence():
-    ev = evaluate_claims(
-        [greater("a", "A & B", "table.full.auc_rebal", "table.class.auc_rebal", 1.0),
-         not_testable("amt", "AMT", "needs people")], METRICS)
+def test_verdict_table_shows_badges_intervals_and_seed_counts():
+    ev = evaluate_claims([greater("a", "A & B", "images:full.auc_rebal", "images:class.auc_rebal", POINT),
+                          not_testable("amt", "AMT", "needs people")], METRICS)
+    ev[0].update(single_run="reproduced", seeds={"seeds": [0, 1, 2], "verdicts": ["reproduced", "inconclusive", "reproduced"],
+                                               "counts": {"reproduced": 2, "inconclusive": 1}})
     t = verdict_table(ev)
+    assert t.header == ["Claim", "Statement", "Verdict", "Single run", "Seeds", "Evidence"]
     assert t.caption == "1/2 claims reproduced (1 not testable)"
-    assert t.body[0][:3] == ["a", "A & B", "reproduced"] and "difference 6" in t.body[0][3]
-    assert t.body[1][3] == "needs people"
+    assert t.body[0][:5] == ["a", "A & B", "reproduced", "reproduced", "3 seeds: 2 reproduced, 1 inconclusive"]
+    assert t.body[0][5] == "full.auc_rebal - class.auc_rebal = 6 [6, 6] > 1"
+    assert t.body[1][3:] == ["not testable", "no seed study", "needs people"]
     html = t._repr_html_()
     assert "#1a7f37" in html and "#6e7781" in html and "A &amp; B" in html
+    assert f'title="{escape(POINT.reason)}"' in html and "single run: reproduced" in html
+    assert seeds_text(ev[1]) == "no seed study"
+    with pytest.raises(ValueError, match="no valid verdict"):
+        verdict_table([{"id": "x", "statement": "s", "verdict": "maybe", "evidence": {}}])
     ft = facts_table([fact("params", 10, 10, unit="M"), fact("weights", 1152, 1150)])
     assert [r[-1] for r in ft.body] == ["yes", "NO"] and ft.body[0][1] == "10 M"
+
+
+def test_recorded_claims_text_names_the_single_run_and_the_seeds():
+    ev = evaluate_claims(_three_claims()[:1], METRICS)
+    assert recorded_claims_text({"claims": ev}) == "- a: reproduced. full.auc_rebal - class.auc_rebal = 6 [6, 6] > 1"
+    ev[0].update(verdict="inconclusive", seeds={"verdicts": ["inconclusive"] * 2 + ["reproduced"],
+                                                "counts": {"reproduced": 1, "inconclusive": 2}})
+    ev[0]["single_run"] = "reproduced"
+    assert recorded_claims_text({"claims": ev}).startswith(
+        "- a: inconclusive (single run reproduced; 3 seeds: 1 reproduced, 2 inconclusive).")
+    assert recorded_claims_text(None) == "no recorded run yet"
 
 
 def test_recorded_results_ignore_the_env_override(tmp_path, monkeypatch):
@@ -256,3 +286,18 @@ def test_recorded_results_ignore_the_env_override(tmp_path, monkeypatch):
     assert R.recorded_results("other", "fast") is None
     monkeypatch.setattr(R, "repo_root", lambda: None)
     assert R.recorded_results("demo", "fast") is None
+
+
+def test_a_damaged_results_or_seed_study_file_names_the_command_that_rewrites_it(results_env):
+    from reprolib.seeds import load_seed_study, seed_study_path
+
+    (results_env / "smoke").mkdir()
+    (results_env / "smoke" / "demo.json").write_text('{"chapter": "demo", "metr')
+    with pytest.raises(ValueError, match=r"demo.json is not valid JSON .*rerun `python -m reprolib reproduce demo`"):
+        load_results("demo", "smoke")
+    path = seed_study_path("demo", "smoke")
+    assert path == results_env / "smoke-seeds" / "demo.json" and load_seed_study("demo", "smoke") is None
+    path.parent.mkdir()
+    path.write_text("[1, 2")
+    with pytest.raises(ValueError, match=r"reproduce demo --profile smoke --seeds 0,1,2"):
+        load_seed_study("demo", "smoke")

@@ -65,20 +65,32 @@ def test_released_parameter_count_matches_the_model():
     assert ch.released_parameter_count() == measured
 
 
-def _metrics(good=True):
+def _metrics(good=True, n=6):
+    """Aggregates and per-image samples; every image has the same value, so each interval has zero width and the
+    verdicts follow the numbers exactly."""
+    same = lambda v: [float(v)] * n  # noqa: E731
     counts = [0, 1, 2, 5, 10, 50]
     net = [20.0, 21.0, 22.0, 23.0, 24.0, 26.0] if good else [20.0, 21.0, 20.5, 23.0, 24.0, 26.0]
     lev = [18.0, 19.0, 19.5, 20.0, 21.0, 25.5] if good else [18.0, 21.5, 22.0, 23.0, 24.0, 26.5]
+    max_error = [20.0, 21.5, 22.5, 24.0] if good else [20.0, 20.5, 21.0, 22.0]
+    table = {"gray": 18.0, "zhang2016": 17.0 if good else 21.0, "zhang2016_norebal": 20.1 if good else 21.0,
+             "local_auto": 20.0, "global_auto": 19.0, "global_hist": 24.0 if good else 19.0, "global_sat": 21.0,
+             "local_all": 33.0 if good else 22.0}
+    transfer = {"tv_transfer": 0.3 if good else 0.6, "tv_auto": 0.6, "tv_own_vs_ref": 0.5}
+    coverage = {"apple": 1.0 if good else 0.5, "car": 0.8 if good else 0.3}
+    images = {f"curve.random.network.{k}": same(v) for k, v in zip(counts, net)}
+    images.update({f"curve.random.levin.{k}": same(v) for k, v in zip(counts, lev)})
+    images.update({f"curve.max_error.network.{k}": same(v) for k, v in zip(counts, max_error)})
+    images.update({f"table.{row}.psnr": same(v) for row, v in table.items()})
+    images.update({f"transfer.{k}": same(v) for k, v in transfer.items()})
+    samples = {"images": images, **{f"palette.{c}": {"covered": [v] * 3} for c, v in coverage.items()}}
     return {
         "curves": {"counts": counts, "random": {"network": net, "levin": lev}, "max_error_counts": [0, 1, 2, 5],
-                   "max_error": {"network": [20.0, 21.5, 22.5, 24.0] if good else [20.0, 20.5, 21.0, 22.0]}},
-        "table": {"gray": {"psnr": 18.0}, "zhang2016": {"psnr": 17.0 if good else 21.0},
-                  "zhang2016_norebal": {"psnr": 20.1 if good else 21.0}, "local_auto": {"psnr": 20.0}, "global_auto": {"psnr": 19.0},
-                  "global_hist": {"psnr": 24.0 if good else 19.0}, "global_sat": {"psnr": 21.0},
-                  "local_all": {"psnr": 33.0 if good else 22.0}, "levin_all": {"psnr": "∞"}},
-        "transfer": {"tv_transfer": 0.3 if good else 0.6, "tv_auto": 0.6, "tv_own_vs_ref": 0.5},
-        "palette": {"per_class": {"apple": 1.0 if good else 0.5, "car": 0.8 if good else 0.3}, "objects": 5,
-                    "mean_coverage": 0.9 if good else 0.4},
+                   "max_error": {"network": max_error}},
+        "table": {**{row: {"psnr": v} for row, v in table.items()}, "levin_all": {"psnr": "∞"}},
+        "transfer": transfer,
+        "palette": {"per_class": coverage, "objects": 6, "mean_coverage": sum(coverage.values()) / 2},
+        "samples": samples,
     }
 
 
@@ -94,8 +106,8 @@ def test_claims_follow_the_measurements():
 
 def test_claims_need_their_metrics():
     m = _metrics(True)
-    del m["transfer"]
-    with pytest.raises(KeyError):
+    del m["samples"]["images"]["transfer.tv_auto"]
+    with pytest.raises(KeyError, match="transfer.tv_auto"):
         evaluate_claims(ch.claims(), m)
 
 
@@ -110,6 +122,10 @@ def test_tiny_untrained_evaluation_has_the_schema():
     run.chapter1_size = 64  # Chapter 1's fast size: its predictions are resized to this chapter's 32 px
     m = ch.evaluate(run)
     assert all(math.isfinite(m["table"][row]["psnr"]) for row, _ in ch.CHAPTER1_ROWS)
+    # one value per test image for every compared quantity, and the table's number is their mean
+    images = m["samples"]["images"]
+    assert {len(v) for v in images.values()} == {3} and "curve.random.network.3" in images
+    assert m["table"]["local_auto"]["psnr"] == pytest.approx(sum(images["table.local_auto.psnr"]) / 3, rel=1e-5)
     assert m["table"]["chapter1_resize_ceiling"]["psnr"] > 25  # 64 px colours averaged to 32 px stay close
     assert len(m["curves"]["random"]["network"]) == 3 and len(m["curves"]["max_error"]["levin"]) == 2
     assert m["table"]["levin_all"]["psnr"] == "∞"  # Levin with every colour copies them exactly

@@ -2,6 +2,7 @@
 
     python -m reprolib reproduce automatic --profile fast [--seed 0] [--force] [--device cuda]
     python -m reprolib reproduce all --profile smoke
+    python -m reprolib reproduce lpips --profile fast --seeds 0,1,2   # a seed study
     python -m reprolib reproduce all --profile fast --check   # re-run and compare with the committed files
     python -m reprolib list
     python -m reprolib summary [--profile fast]
@@ -57,6 +58,10 @@ def _parser() -> argparse.ArgumentParser:
         help="scale of the run (default: $REPROLIB_PROFILE, else full with CUDA, fast without)",
     )
     r.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    r.add_argument("--seeds", default=None, metavar="S0,S1,...",
+                   help="a seed study: run once per seed (at least two, comma-separated), write each seed's verdicts "
+                        "to book/results/PROFILE-seeds/CHAPTER.json and the first seed's run, with the study's "
+                        "verdicts, to book/results/PROFILE/CHAPTER.json")
     r.add_argument("--force", action="store_true", help="retrain models even when cached")
     r.add_argument("--device", default=None, help="torch device, e.g. cpu or cuda (default: CUDA if present)")
     r.add_argument(
@@ -104,8 +109,13 @@ def _reproduce(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
         profile = get_profile(args.profile)
     except ValueError as e:  # a bad REPROLIB_PROFILE
         parser.error(str(e))
+    seeds = _parse_seeds(args.seeds, parser) if args.seeds is not None else None
     if args.check:
+        if seeds is not None:
+            parser.error("--check compares one seed's run with the committed file; leave out --seeds")
         return _check(names, chapters, profile, args)
+    if seeds is not None:
+        return _seed_study(names, chapters, profile, seeds, args)
     failed = []
     for name in names:
         print(f"== {name} (profile {profile}, seed {args.seed})", flush=True)
@@ -125,6 +135,46 @@ def _reproduce(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     if failed:
         print(f"failed: {', '.join(failed)}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _parse_seeds(text: str, parser: argparse.ArgumentParser) -> list[int]:
+    try:
+        seeds = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        parser.error(f"--seeds takes comma-separated integers such as 0,1,2, got {text!r}")
+    if len(seeds) < 2 or len(set(seeds)) != len(seeds) or min(seeds) < 0:
+        parser.error(f"--seeds needs at least two different seeds >= 0, such as 0,1,2, got {text!r}")
+    return seeds
+
+
+def _seed_study(names: list[str], chapters: dict[str, str], profile: str, seeds: list[int],
+                args: argparse.Namespace) -> int:
+    """``reproduce --seeds``: each chapter once per seed, then the seed study and the first seed's results file."""
+    from reprolib.results import claims_summary, write_results
+    from reprolib.seeds import attach_seed_study, seed_study, write_seed_study
+
+    for name in names:
+        runs = {}
+        for seed in seeds:
+            print(f"== {name} (profile {profile}, seed {seed} of {seeds})", flush=True)
+            t0 = time.perf_counter()
+            runs[seed] = _resolve(chapters[name])(profile=profile, seed=seed, force=args.force, device=args.device,
+                                                  write=False)
+            single = [{**c, "verdict": c.get("single_run", c["verdict"])} for c in runs[seed]["claims"]]
+            print(f"{name} seed {seed}: single run {claims_summary(single)} "
+                  f"in {time.perf_counter() - t0:.0f} s", flush=True)
+        study = seed_study(runs)
+        print(f"{name}: wrote {write_seed_study(study)}")
+        first = runs[seeds[0]]
+        first["claims"] = attach_seed_study(first["claims"], study)
+        path = write_results(name, profile, first["metrics"], first["claims"], first["facts"], first["provenance"])
+        print(f"{name}: wrote {path} (seed {seeds[0]}, with the seed study's verdicts)")
+        for c in first["claims"]:
+            k = c["seeds"]["counts"] if c["seeds"] else {}
+            print(f"  {c['id']}: {c['verdict'].replace('_', ' ')} (single run {c['single_run'].replace('_', ' ')}; "
+                  f"seeds: {', '.join(f'{n} {v.replace(chr(95), chr(32))}' for v, n in k.items() if n)})")
+        print(f"{name} ({profile}): {claims_summary(first)}", flush=True)
     return 0
 
 

@@ -1,4 +1,11 @@
-"""Papers' numbers, claims and their verdicts, exact facts (DESIGN section 7)."""
+"""Papers' numbers, claims and their verdicts, exact facts (DESIGN section 7).
+
+A claim is judged from comparisons (:class:`Test`): a statistic of per-unit samples that the paper says
+exceeds a margin, with a bootstrap interval from :mod:`reprolib.bootstrap`. The verdict rule is written
+once, here: :func:`interval_verdict` for one comparison of one run, :func:`conjunction` for a claim of
+several comparisons, :func:`final_verdict` for a single run confirmed by a seed study. Four verdicts:
+``reproduced``, ``not_reproduced``, ``inconclusive`` (the evidence cannot tell) and ``not_testable``.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +17,10 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import numpy as np
 import torch
 
-VERDICTS = ("reproduced", "not_reproduced", "not_testable")
+from reprolib.bootstrap import LEVEL, RESAMPLES, SEED, Draws, Stat, mean, percentile_interval
+from reprolib.validation import checked_by
+
+VERDICTS = ("reproduced", "not_reproduced", "inconclusive", "not_testable")
 
 
 def _is_number(x: Any) -> bool:
@@ -98,18 +108,152 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
-def _check_margin(margin: Any) -> float:
-    if not _is_number(margin) or not math.isfinite(margin) or margin < 0:
-        raise ValueError(f"margin must be a finite number >= 0, got {margin!r}")
-    return float(margin)
+# ----------------------------------------------------------------------------------------------
+# The verdict rule (the book's summary page shows these three functions)
+
+
+def _check_interval(low: float, high: float, threshold: float) -> None:
+    for name, v in (("low", low), ("high", high), ("threshold", threshold)):
+        if not _is_number(v) or not math.isfinite(v):
+            raise ValueError(f"interval_verdict: {name} must be a finite number, got {v!r}")
+    if low > high:
+        raise ValueError(f"interval_verdict: the interval's low end {low} lies above its high end {high}")
+
+
+def _check_parts(verdicts: Sequence[str]) -> None:
+    if not verdicts:
+        raise ValueError("a claim needs at least one comparison")
+    bad = [v for v in verdicts if v not in ("reproduced", "not_reproduced", "inconclusive")]
+    if bad:
+        raise ValueError(f"a comparison's verdict is reproduced, not_reproduced or inconclusive, got {bad}")
+
+
+def _check_seeds(single_run: str, seed_verdicts: Sequence[str] | None) -> None:
+    if single_run not in VERDICTS:
+        raise ValueError(f"final_verdict: the single run's verdict must be one of {VERDICTS}, got {single_run!r}")
+    if seed_verdicts is not None and len(seed_verdicts) == 0:
+        raise ValueError("a seed study needs at least one seed")
+    bad = [v for v in (seed_verdicts or ()) if v not in VERDICTS]
+    if bad:
+        raise ValueError(f"final_verdict: every seed's verdict must be one of {VERDICTS}, got {bad}")
+
+
+@checked_by(_check_interval)
+def interval_verdict(low: float, high: float, threshold: float) -> str:
+    """One comparison of one run: the paper says the statistic exceeds ``threshold``.
+
+    The interval ``[low, high]`` lies wholly past the threshold: reproduced; wholly below it: not
+    reproduced; it contains the threshold: inconclusive.
+    """
+    if low > threshold:
+        return "reproduced"
+    if high < threshold:
+        return "not_reproduced"
+    return "inconclusive"
+
+
+@checked_by(_check_parts)
+def conjunction(verdicts: Sequence[str]) -> str:
+    """A claim made of several comparisons holds when all of them do: reproduced if every part is
+    reproduced, not reproduced if any part is not, inconclusive otherwise."""
+    if "not_reproduced" in verdicts:
+        return "not_reproduced"
+    if all(v == "reproduced" for v in verdicts):
+        return "reproduced"
+    return "inconclusive"
+
+
+@checked_by(_check_seeds)
+def final_verdict(single_run: str, seed_verdicts: Sequence[str] | None) -> str:
+    """The chapter's verdict: the single run's, confirmed by a majority of the seed study's runs.
+
+    Reproduced when the single run is and more than half of the seeds are; not reproduced when the single
+    run is not and more than half of the seeds are not; not testable stays so; anything else is
+    inconclusive. Without a seed study (``None``) the single run decides alone.
+    """
+    if single_run == "not_testable" or seed_verdicts is None:
+        return single_run
+    majority = len(seed_verdicts) / 2
+    for v in ("reproduced", "not_reproduced"):
+        if single_run == v and sum(s == v for s in seed_verdicts) > majority:
+            return v
+    return "inconclusive"
+
+
+# ----------------------------------------------------------------------------------------------
+# Comparisons and claims
+
+
+@dataclass(frozen=True)
+class Margin:
+    """A margin or a fixed bar a compared statistic must exceed, with the reason it has this size."""
+
+    value: float
+    reason: str
+
+    def __post_init__(self) -> None:
+        if not _is_number(self.value) or not math.isfinite(self.value):
+            raise ValueError(f"a margin must be a finite number, got {self.value!r}")
+        if not isinstance(self.reason, str) or not self.reason.strip():
+            raise ValueError(f"margin {self.value!r}: give the reason for its size (a non-empty string)")
+
+    def __neg__(self) -> "Margin":
+        return Margin(-self.value, self.reason)
+
+
+@dataclass(frozen=True)
+class Test:
+    """One comparison of a claim: the paper says ``stat`` exceeds ``margin``; judged on the bootstrap interval."""
+
+    label: str
+    stat: Stat
+    margin: Margin
+    unit: str = ""
+    __test__ = False  # not a pytest test class, whatever its name
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.stat, Stat):
+            raise TypeError(f"Test {self.label!r}: stat must be a reprolib.bootstrap statistic, got {self.stat!r}")
+        if not isinstance(self.margin, Margin):
+            raise TypeError(f"Test {self.label!r}: give the margin as Margin(value, reason), got {self.margin!r}")
+
+    def judge(self, draws: Draws) -> dict[str, Any]:
+        values = self.stat(draws)
+        estimate, reps = float(values[0]), values[1:]
+        if not math.isfinite(estimate):
+            raise ValueError(f"{self.label}: the statistic {self.stat} is {estimate} on the full sample")
+        low, high = percentile_interval(reps, LEVEL)
+        verdict = interval_verdict(low, high, self.margin.value)
+        u = f" {self.unit}" if self.unit else ""
+        sign = {"reproduced": ">", "not_reproduced": "<", "inconclusive": "~"}[verdict]
+        return {"label": self.label, "formula": str(self.stat), "groups": sorted(self.stat.groups), "estimate": estimate, "low": low, "high": high,
+                "margin": self.margin.value, "reason": self.margin.reason, "unit": self.unit, "verdict": verdict,
+                "summary": f"{self.label} = {_fmt(estimate)}{u} [{_fmt(low)}, {_fmt(high)}] {sign} "
+                           f"{self.margin.value:g}"}
+
+
+@dataclass(frozen=True)
+class Exact:
+    """A part of a claim with no sampling error (a property of released weights, an exact copy): it holds
+    or it does not, and has no interval."""
+
+    label: str
+    holds: bool
+    value: Any = None
+
+    def judge(self, draws: Draws | None = None) -> dict[str, Any]:
+        ok = bool(self.holds)
+        return {"label": self.label, "value": self.value, "verdict": _verdict(ok),
+                "summary": f"{self.label}: {'yes' if ok else 'no'}" + (f" ({_fmt(self.value)})"
+                                                                       if self.value is not None else "")}
 
 
 @dataclass(frozen=True)
 class Claim:
     """A finding of the paper, with a check over measured metrics.
 
-    ``evaluate(metrics)`` returns ``(verdict, evidence)``. Build claims with :func:`greater`,
-    :func:`all_greater`, :func:`monotone`, :func:`custom` or :func:`not_testable`.
+    ``evaluate(metrics)`` returns ``(verdict, evidence)``. Build claims with :func:`judged`,
+    :func:`greater`, :func:`all_greater`, :func:`monotone` or :func:`not_testable`.
     """
 
     id: str
@@ -136,102 +280,60 @@ def _verdict(ok: bool) -> str:
     return "reproduced" if ok else "not_reproduced"
 
 
-def greater(id: str, statement: str, a: str, b: str, margin: float) -> Claim:
-    """Reproduced iff ``metrics[a] > metrics[b] + margin`` (``a`` and ``b`` are dotted keys)."""
-    margin = _check_margin(margin)
+def judged(id: str, statement: str, parts: Callable[[Mapping[str, Any]], Sequence[Test | Exact]]
+           | Sequence[Test | Exact]) -> Claim:
+    """A claim judged by its comparisons: ``parts`` is a list of :class:`Test` and :class:`Exact` (or a function
+    of the metrics giving one, when the comparisons depend on what was measured). The claim's verdict is
+    their :func:`conjunction`; each test is judged on its bootstrap interval over ``metrics["samples"]``."""
+    fixed = None if callable(parts) else list(parts)
 
     def evaluate(metrics: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-        va, vb = _number(metrics, a), _number(metrics, b)
-        ok = va > vb + margin
-        return _verdict(ok), {
-            "comparison": f"{a} > {b} + {margin:g}",
-            "values": {a: va, b: vb},
-            "margin": margin,
-            "difference": va - vb,
-            "summary": f"{a} = {_fmt(va)} vs {b} = {_fmt(vb)}: difference {_fmt(va - vb)} "
-            f"{'>' if ok else '<='} margin {margin:g}",
-        }
+        items = list(fixed if fixed is not None else parts(metrics))
+        if not items or not all(isinstance(p, (Test, Exact)) for p in items):
+            raise TypeError(f"claim {id!r}: its parts must be a non-empty list of Test and Exact, got {items!r}")
+        draws = Draws(metrics.get("samples", {}), RESAMPLES, SEED) if any(isinstance(p, Test) for p in items) else None
+        judged_parts = [p.judge(draws) for p in items]
+        verdict = conjunction([p["verdict"] for p in judged_parts])
+        return verdict, {"tests": judged_parts, "bootstrap": {"resamples": RESAMPLES, "level": LEVEL, "seed": SEED},
+                         "summary": "; ".join(p["summary"] for p in judged_parts)}
 
     return Claim(id, statement, evaluate)
 
 
-def all_greater(id: str, statement: str, pairs: Sequence[tuple[str, str]], margin: float) -> Claim:
-    """Reproduced iff ``metrics[a] > metrics[b] + margin`` for every pair ``(a, b)``."""
-    margin = _check_margin(margin)
+def _margin(margin: Margin) -> Margin:
+    if not isinstance(margin, Margin):
+        raise TypeError(f"give the margin as Margin(value, reason), got {margin!r}")
+    return margin
+
+
+def greater(id: str, statement: str, a: str, b: str, margin: Margin, unit: str = "") -> Claim:
+    """Reproduced when the interval of ``mean(a) - mean(b)`` lies above ``margin`` (``a``, ``b``: 'group:name')."""
+    margin = _margin(margin)
+    return judged(id, statement, [Test(f"{_name(a)} - {_name(b)}", mean(a) - mean(b), margin, unit)])
+
+
+def all_greater(id: str, statement: str, pairs: Sequence[tuple[str, str]], margin: Margin, unit: str = "") -> Claim:
+    """:func:`greater` for every pair ``(a, b)``; the claim needs all of them."""
+    margin = _margin(margin)
     pairs = [tuple(p) for p in pairs]
     if not pairs or not all(len(p) == 2 and all(isinstance(k, str) for k in p) for p in pairs):
         raise ValueError(f"all_greater {id!r}: pairs must be a non-empty list of (key_a, key_b) strings")
-
-    def evaluate(metrics: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-        rows, values = [], {}
-        for a, b in pairs:
-            va, vb = _number(metrics, a), _number(metrics, b)
-            values[a], values[b] = va, vb
-            rows.append({"a": a, "b": b, "difference": va - vb, "holds": va > vb + margin})
-        held = sum(r["holds"] for r in rows)
-        summary = f"{held}/{len(rows)} pairs differ by more than {margin:g}: " + "; ".join(
-            f"{r['a']} - {r['b']} = {_fmt(r['difference'])}{'' if r['holds'] else ' (fails)'}" for r in rows
-        )
-        return _verdict(held == len(rows)), {
-            "comparison": f"a > b + {margin:g} for each pair (a, b)",
-            "values": values,
-            "margin": margin,
-            "pairs": rows,
-            "summary": summary,
-        }
-
-    return Claim(id, statement, evaluate)
+    return judged(id, statement, [Test(f"{_name(a)} - {_name(b)}", mean(a) - mean(b), margin, unit) for a, b in pairs])
 
 
-def monotone(id: str, statement: str, keys: Sequence[str], increasing: bool = True, margin: float = 0.0) -> Claim:
-    """Reproduced iff the values at ``keys`` rise (or fall) by more than ``margin`` at every step."""
-    margin = _check_margin(margin)
+def monotone(id: str, statement: str, keys: Sequence[str], margin: Margin, increasing: bool = True,
+             unit: str = "") -> Claim:
+    """Every step between consecutive ``keys`` rises (or falls) by more than ``margin``."""
+    margin = _margin(margin)
     keys = list(keys)
     if len(keys) < 2 or not all(isinstance(k, str) for k in keys):
-        raise ValueError(f"monotone {id!r}: keys must be at least two dotted strings, got {keys!r}")
-
-    def evaluate(metrics: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-        vals = [_number(metrics, k) for k in keys]
-        steps = [y - x for x, y in zip(vals, vals[1:])]
-        ok = all((s > margin) if increasing else (s < -margin) for s in steps)
-        op = "<" if increasing else ">"
-        return _verdict(ok), {
-            "comparison": f" {op} ".join(keys) + f" (each step {'+' if increasing else '-'}more than {margin:g})",
-            "values": dict(zip(keys, vals)),
-            "margin": margin,
-            "steps": steps,
-            "summary": f" {op} ".join(_fmt(v) for v in vals) + (": holds" if ok else ": does not hold")
-            + f" with margin {margin:g}",
-        }
-
-    return Claim(id, statement, evaluate)
+        raise ValueError(f"monotone {id!r}: keys must be at least two 'group:name' strings, got {keys!r}")
+    steps = [(b, a) if increasing else (a, b) for a, b in zip(keys, keys[1:])]
+    return judged(id, statement, [Test(f"{_name(x)} - {_name(y)}", mean(x) - mean(y), margin, unit) for x, y in steps])
 
 
-def custom(id: str, statement: str, fn: Callable[[Mapping[str, Any]], tuple[bool, dict[str, Any]]]) -> Claim:
-    """A claim with its own check: ``fn(metrics) -> (holds, evidence)``.
-
-    ``evidence`` must be a dict with at least ``"values"`` (the measured numbers used) and
-    ``"comparison"`` (what was compared, margins included); ``"summary"`` (one line) is recommended.
-    """
-    if not callable(fn):
-        raise TypeError(f"custom {id!r}: fn must be callable")
-
-    def evaluate(metrics: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-        out = fn(metrics)
-        if not (isinstance(out, tuple) and len(out) == 2 and isinstance(out[1], dict)):
-            raise TypeError(f"custom claim {id!r}: fn must return (bool, evidence dict), got {out!r}")
-        ok, evidence = out
-        if not isinstance(ok, (bool, np.bool_)):
-            raise TypeError(f"custom claim {id!r}: fn must return a bool verdict first, got {ok!r}")
-        missing = [k for k in ("values", "comparison") if k not in evidence]
-        if missing:
-            raise ValueError(
-                f"custom claim {id!r}: its evidence lacks {missing}; include the measured 'values' and the "
-                "'comparison' made (with its margin)"
-            )
-        return _verdict(bool(ok)), dict(evidence)
-
-    return Claim(id, statement, evaluate)
+def _name(key: str) -> str:
+    return key.split(":", 1)[-1]
 
 
 def not_testable(id: str, statement: str, reason: str) -> Claim:

@@ -22,8 +22,6 @@ import math
 import os
 import platform
 import re
-import time
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -31,7 +29,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 import torch
 
-from reprolib.claims import VERDICTS, Claim, _is_number, evaluate_claims, fact
+from reprolib.claims import VERDICTS, Claim, _is_number, evaluate_claims, fact, final_verdict
 from reprolib.config import PROFILES, cache_dir, git_commit, repo_root
 
 __all__ = [
@@ -238,15 +236,23 @@ def write_results(
             "provenance": dict(provenance),
             "metrics": dict(metrics),
             "claims": [
-                {"id": c["id"], "statement": c["statement"], "verdict": c["verdict"], "evidence": c["evidence"]}
+                {k: c[k] for k in ("id", "statement", "verdict", "single_run", "seeds", "evidence") if k in c}
                 for c in claims
             ],
             "facts": [dict(f) for f in facts],
         },
         "results",
     )
-    text = json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    text = compact_number_lists(json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False)) + "\n"
     return atomic_write(path, lambda f: f.write(text.encode("utf-8")))
+
+
+_NUMBER_LIST = re.compile(r"\[\s*(-?[0-9][-0-9.eE+]*(?:,\s*-?[0-9][-0-9.eE+]*)*)\s*\]")
+
+
+def compact_number_lists(text: str) -> str:
+    """Indented JSON with every list of plain numbers on one line (the per-unit samples run to thousands)."""
+    return _NUMBER_LIST.sub(lambda m: "[" + ", ".join(x.strip() for x in m.group(1).split(",")) + "]", text)
 
 
 def load_results(
@@ -254,13 +260,18 @@ def load_results(
 ) -> dict[str, Any] | None:
     """The results dict written by :func:`write_results`, or None if there is no such file."""
     _check_profile(profile)
-    path = results_path(chapter, profile, directory)
+    return read_json(results_path(chapter, profile, directory), f"python -m reprolib reproduce {chapter}")
+
+
+def read_json(path: Path, rerun: str) -> dict[str, Any] | None:
+    """The JSON file at ``path``, or None if there is none; a damaged file names the command (``rerun``)
+    that writes it again."""
     if not path.exists():
         return None
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:
-        raise ValueError(f"{path} is not valid JSON ({e}); rerun `python -m reprolib reproduce {chapter}`") from e
+        raise ValueError(f"{path} is not valid JSON ({e}); rerun `{rerun}`") from e
 
 
 def recorded_results(chapter: str, profile: str) -> dict[str, Any] | None:
@@ -277,12 +288,14 @@ def recorded_results(chapter: str, profile: str) -> dict[str, Any] | None:
 
 def recheck(results: Mapping[str, Any], claims: Iterable[Claim]) -> list[str]:
     """Problems found by judging ``claims`` again on the metrics recorded in ``results`` (a results dict):
-    a claim whose verdict now differs from the recorded one, a claim missing from the file or one the
-    file has but the chapter no longer states, and a fact whose recorded ``ok`` does not follow from its
-    recorded numbers. An empty list means the file is consistent with the code that checks it.
+    a claim whose single-run verdict (or, combined with the recorded seed study by
+    :func:`~reprolib.claims.final_verdict`, whose verdict) now differs from the recorded one, a claim missing
+    from the file or one the file has but the chapter no longer states, and a fact whose recorded ``ok``
+    does not follow from its recorded numbers. An empty list means the file is consistent with the code.
 
-    The metrics were rounded to 6 significant digits when written, so a verdict would change only where
-    a compared difference lies within about 1e-6 (relative) of its margin.
+    The metrics were rounded to 6 significant digits when written, and the verdicts were judged on those
+    rounded numbers, so the recorded file judges the same on any machine up to floating-point rounding in
+    the bootstrap sums.
     """
     problems = []
     recorded = {c["id"]: c for c in _claim_list(results)}
@@ -291,8 +304,15 @@ def recheck(results: Mapping[str, Any], claims: Iterable[Claim]) -> list[str]:
         r = recorded.pop(c["id"], None)
         if r is None:
             problems.append(f"claim {c['id']!r} is not in the results file")
-        elif r["verdict"] != c["verdict"]:
-            problems.append(f"claim {c['id']!r}: recorded {r['verdict']}, the recorded metrics give {c['verdict']}")
+            continue
+        single = r.get("single_run", r["verdict"])
+        if single != c["verdict"]:
+            problems.append(f"claim {c['id']!r}: recorded single run {single}, the recorded metrics give {c['verdict']}")
+        seeds = (r.get("seeds") or {}).get("verdicts")
+        again = final_verdict(c["verdict"], seeds)
+        if again != r["verdict"]:
+            problems.append(f"claim {c['id']!r}: recorded {r['verdict']}, the rule gives {again} from the single "
+                            f"run and the recorded seeds")
     problems += [f"claim {k!r} is in the results file but no longer a claim of the chapter" for k in recorded]
     for f in results.get("facts", []):
         again = fact(f["name"], f["expected"], f["measured"], tol=f.get("tol", 0))
@@ -323,10 +343,13 @@ def compare_results(recorded: Mapping[str, Any], fresh: Mapping[str, Any]) -> di
     """Set a fresh run beside a recorded one: ``verdicts`` (id, recorded, fresh) for every claim of
     either, ``metrics`` (key, recorded, fresh, difference) for every number of either (difference None
     where one side lacks it or is not a number), and ``same_verdicts``."""
-    rv = {c["id"]: c["verdict"] for c in _claim_list(recorded)}
-    fv = {c["id"]: c["verdict"] for c in _claim_list(fresh)}
+    # the single run's verdicts: a fresh run and the recorded one are both one seed (the recorded file may
+    # combine its single run with a seed study, which a fresh run cannot repeat)
+    rv = {c["id"]: c.get("single_run", c["verdict"]) for c in _claim_list(recorded)}
+    fv = {c["id"]: c.get("single_run", c["verdict"]) for c in _claim_list(fresh)}
     verdicts = [(k, rv.get(k), fv.get(k)) for k in dict.fromkeys([*rv, *fv])]
-    rm, fm = flat_metrics(recorded["metrics"]), flat_metrics(fresh["metrics"])
+    # the per-unit samples are compared through the aggregates and intervals they give, not one by one
+    rm, fm = (flat_metrics({k: v for k, v in r["metrics"].items() if k != "samples"}) for r in (recorded, fresh))
     rows = []
     for k in dict.fromkeys([*rm, *fm]):
         a, b = rm.get(k), fm.get(k)
@@ -335,18 +358,27 @@ def compare_results(recorded: Mapping[str, Any], fresh: Mapping[str, Any]) -> di
     return {"verdicts": verdicts, "metrics": rows, "same_verdicts": all(a == b for _, a, b in verdicts)}
 
 
-def recorded_claims_text(results: Mapping[str, Any] | None, width: int = 100) -> str:
+def recorded_claims_text(results: Mapping[str, Any] | None, width: int = 86) -> str:
     """The claims of a recorded run as text, one wrapped item each: ``- id: verdict. evidence summary``.
 
     A chapter prints its committed ``fast`` (and ``full``) run with this; the text depends only on the
-    committed file, so the notebook tests compare it on every machine."""
+    committed file, so the notebook tests compare it on every machine. ``width`` 86 fits the book's page
+    without a scroll bar."""
     import textwrap
 
     if results is None:
         return "no recorded run yet"
+    def seeds(c: Mapping[str, Any]) -> str:
+        s = c.get("seeds")
+        if not s:
+            return ""
+        counts = ", ".join(f"{n} {v.replace('_', ' ')}" for v, n in s["counts"].items() if n)
+        single = c.get("single_run", c["verdict"]).replace("_", " ")
+        return f" (single run {single}; {len(s['verdicts'])} seeds: {counts})"
+
     return "\n".join(
-        textwrap.fill(f"- {c['id']}: {c['verdict'].replace('_', ' ')}. {c['evidence'].get('summary', '')}".rstrip(),
-                      width=width, subsequent_indent="  ")
+        textwrap.fill(f"- {c['id']}: {c['verdict'].replace('_', ' ')}{seeds(c)}. "
+                      f"{c['evidence'].get('summary', '')}".rstrip(), width=width, subsequent_indent="  ")
         for c in _claim_list(results)
     )
 
@@ -361,69 +393,21 @@ def _claim_list(results: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None)
     return list(results)
 
 
-def claims_summary(results: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> str:
-    """One line such as ``"4/5 claims reproduced (1 not testable)"``.
+def verdict_counts(results: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    """How many claims got each of the four verdicts, in the order of :data:`~reprolib.claims.VERDICTS`."""
+    claims = _claim_list(results)
+    return {v: sum(c["verdict"] == v for c in claims) for v in VERDICTS}
 
-    The count is over all claims; the parenthesis lists the not-reproduced and not-testable ones.
+
+def claims_summary(results: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> str:
+    """One line such as ``"4/8 claims reproduced (1 not reproduced, 2 inconclusive, 1 not testable)"``.
+
+    The count is over all claims; the parenthesis lists the other verdicts that occur.
     """
     claims = _claim_list(results)
     if not claims:
         return "no claims"
-    n = {v: sum(c["verdict"] == v for c in claims) for v in VERDICTS}
-    extra = [f"{n[v]} {v.replace('_', ' ')}" for v in ("not_reproduced", "not_testable") if n[v]]
+    n = verdict_counts(claims)
+    extra = [f"{n[v]} {v.replace('_', ' ')}" for v in VERDICTS[1:] if n[v]]
     word = "claim" if len(claims) == 1 else "claims"
     return f"{n['reproduced']}/{len(claims)} {word} reproduced" + (f" ({', '.join(extra)})" if extra else "")
-
-
-# ----------------------------------------------------------------------------------------------
-# displayable tables (no pandas)
-
-
-# ---------------------------------------------------------------------------------------------
-# What every chapter's run holds
-# ---------------------------------------------------------------------------------------------
-
-@dataclass
-class ChapterRunBase:
-    """The profile, seed, settings and device a chapter ran with, and (filled as it runs) the training
-    histories, the measured metrics and the results dict that is written to ``book/results``.
-
-    The last three are keyword-only, so a chapter's subclass can add required fields after the first four.
-    """
-
-    profile: str
-    seed: int
-    settings: dict
-    device: torch.device
-    histories: dict = field(default_factory=dict, kw_only=True)
-    metrics: dict = field(default_factory=dict, kw_only=True)
-    results: dict = field(default_factory=dict, kw_only=True)
-    # when the run was made (by the chapter's prepare): the provenance's wall time covers the whole run,
-    # also when a notebook calls prepare, train_all and the evaluation one by one
-    started: datetime = field(default_factory=lambda: datetime.now(timezone.utc), kw_only=True)
-    t0: float = field(default_factory=time.perf_counter, kw_only=True)
-
-    def training_summary(self) -> dict:
-        """Per trained (or cached) model: whether it came from the cache, its training time, speed and last loss."""
-        return {
-            name: {"cached": info["cached"], "train_seconds": info["history"].get("wall_seconds"),
-                   "steps_per_second": info["history"].get("steps_per_second"),
-                   "final_loss": info["history"]["loss"][-1] if info["history"].get("loss") else None}
-            for name, info in self.histories.items()
-        }
-
-    def provenance(self, data: Mapping[str, Any], started: datetime | None = None, t0: float | None = None) -> dict:
-        """:func:`provenance` of this run; start and wall time from ``started``/``t0``, by default from when
-        the run was made."""
-        return provenance(seed=self.seed, profile=self.profile, device=self.device, data=data,
-                          started=started or self.started,
-                          wall_seconds=time.perf_counter() - (self.t0 if t0 is None else t0))
-
-    def conclude(self, chapter: str, claims: list, facts: list, provenance: dict, write: bool = True):
-        """Check ``claims`` against ``self.metrics``, assemble ``self.results`` and (``write``) write the
-        results file ``book/results/<profile>/<chapter>.json``. Returns ``self``."""
-        self.results = {"chapter": chapter, "profile": self.profile, "provenance": provenance, "metrics": self.metrics,
-                        "claims": evaluate_claims(claims, self.metrics), "facts": facts}
-        if write:
-            write_results(chapter, self.profile, self.metrics, self.results["claims"], facts, provenance)
-        return self

@@ -83,3 +83,34 @@ def curves(ax, x, ys: dict, xlabel: str = "", ylabel: str = "", title: str = "",
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return ax
+
+
+VERDICT_COLOURS = {"reproduced": "#1a7f37", "not_reproduced": "#cf222e", "inconclusive": "#d4a72c",
+                   "not_testable": "#8c959f"}
+
+
+def verdict_bars(recorded: dict, profiles=("fast", "full")):
+    """Horizontal stacked bars, one per chapter and recorded profile, of how many claims got each of the four
+    verdicts. ``recorded`` maps a chapter's title to ``{profile: results dict or None}``. Returns the figure."""
+    from reprolib.claims import VERDICTS
+    from reprolib.results import verdict_counts
+
+    bars = [(f"{title} ({p})", verdict_counts(runs[p])) for title, runs in recorded.items()
+            for p in profiles if runs.get(p)]
+    fig, ax = plt.subplots(figsize=(8, 0.45 * max(len(bars), 1) + 1.1))
+    for y, (label, counts) in enumerate(bars):
+        left = 0
+        for v in VERDICTS:
+            if counts[v]:
+                ax.barh(y, counts[v], left=left, color=VERDICT_COLOURS[v], edgecolor="white")
+                ax.text(left + counts[v] / 2, y, str(counts[v]), ha="center", va="center", color="white", fontsize=9)
+                left += counts[v]
+    ax.set_yticks(range(len(bars)), [b[0] for b in bars])
+    ax.invert_yaxis()
+    ax.set_xlabel("claims")
+    ax.legend(handles=[plt.Rectangle((0, 0), 1, 1, color=VERDICT_COLOURS[v]) for v in VERDICTS],
+              labels=[v.replace("_", " ") for v in VERDICTS], ncol=4, loc="lower center", bbox_to_anchor=(0.5, 1.0),
+              frameon=False, fontsize=9)
+    ax.spines[["top", "right"]].set_visible(False)
+    fig.tight_layout()
+    return fig

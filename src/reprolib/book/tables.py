@@ -155,7 +155,7 @@ def comparison_table(
     return ComparisonTable(header, body, groups, sources, values, missing, caption)
 
 
-_BADGE = {"reproduced": "#1a7f37", "not_reproduced": "#cf222e", "not_testable": "#6e7781"}
+_BADGE = {"reproduced": "#1a7f37", "not_reproduced": "#cf222e", "inconclusive": "#9a6700", "not_testable": "#6e7781"}
 
 
 def _evidence_summary(evidence: Mapping[str, Any]) -> str:
@@ -176,56 +176,98 @@ def _badge(verdict: str) -> str:
     )
 
 
-class VerdictTable(_Table):
-    """Claims with their verdicts; HTML shows the verdict as a coloured badge."""
+def seeds_text(claim: Mapping[str, Any]) -> str:
+    """``"2 of 3 seeds reproduced, 1 inconclusive"`` from a claim's seed study, or ``"no seed study"``."""
+    seeds = claim.get("seeds")
+    if not seeds:
+        return "no seed study"
+    counts, n = seeds["counts"], len(seeds["verdicts"])
+    parts = [f"{counts[v]} {v.replace('_', ' ')}" for v in VERDICTS if counts.get(v)]
+    return f"{n} seeds: " + ", ".join(parts)
 
-    def __init__(self, header, body, verdicts, caption=""):
+
+def _evidence_lines(evidence: Mapping[str, Any]) -> list[str]:
+    tests = evidence.get("tests")
+    if tests:
+        return [t["summary"] for t in tests]
+    return [_evidence_summary(evidence)]
+
+
+class VerdictTable(_Table):
+    """Claims with their verdicts; HTML shows the verdicts as coloured badges and one evidence line per comparison
+    (estimate, 95 % interval, margin; the margin's reason on hover)."""
+
+    def __init__(self, header, body, verdicts, caption="", claims=()):
         super().__init__(header, body, caption)
         self.verdicts = verdicts
+        self.claims = list(claims)
 
     def _html_cell(self, i: int, j: int) -> str:
         if j == 2:
             return _badge(self.verdicts[i])
         return super()._html_cell(i, j)
 
+    def _evidence_html(self, i: int) -> str:
+        c = self.claims[i]
+        tests = c["evidence"].get("tests")
+        if not tests:
+            return html.escape(self.body[i][5])
+        # one block per comparison, its left rule in the colour of its own verdict
+        return "".join(
+            f'<div title="{html.escape(t.get("reason", ""))}" style="border-left:3px solid {_BADGE[t["verdict"]]};'
+            f'padding-left:5px;margin-bottom:3px">{html.escape(t["summary"])}</div>' for t in tests)
+
     def _repr_html_(self) -> str:
-        # Three columns in HTML: the statement (with its id in small print), the verdict, the evidence.
+        # The statement (with its id in small print); the verdict, under it the single run's and the seeds';
+        # the evidence, one comparison a line.
         cap = f"<caption>{html.escape(self.caption)}</caption>" if self.caption else ""
-        rows = "".join(
-            f'<tr><td style="width:45%">{html.escape(row[1])}<br><code style="font-size:75%">{html.escape(row[0])}</code></td>'
-            f"<td>{self._html_cell(i, 2)}</td>"
-            f'<td style="font-size:85%">{html.escape(row[3])}</td></tr>'
-            for i, row in enumerate(self.body)
-        )
-        head = "<tr><th>Claim</th><th>Verdict</th><th>Evidence</th></tr>"
-        return f'<table class="reprolib-table">{cap}<thead>{head}</thead><tbody>{rows}</tbody></table>'
+        rows = []
+        for i, row in enumerate(self.body):
+            c = self.claims[i]
+            single = c.get("single_run", c["verdict"])
+            under = (f'<br><span style="font-size:75%;white-space:nowrap">single run: {html.escape(single.replace("_", " "))}'
+                     f'<br>{html.escape(row[4])}</span>')
+            rows.append(
+                f'<tr><td style="width:38%">{html.escape(row[1])}<br><code style="font-size:75%">{html.escape(row[0])}</code></td>'
+                f"<td>{self._html_cell(i, 2)}{under}</td>"
+                f'<td style="font-size:85%">{self._evidence_html(i)}</td></tr>')
+        head = "<tr><th>Claim</th><th>Verdict</th><th>Evidence: estimate [95 % interval] against the margin</th></tr>"
+        return f'<table class="reprolib-table">{cap}<thead>{head}</thead><tbody>{"".join(rows)}</tbody></table>'
 
 
 def verdict_table(claims: Mapping[str, Any] | Sequence[Mapping[str, Any]], caption: str = "") -> VerdictTable:
-    """Table of id, statement, verdict and a one-line evidence summary for evaluated claims
-    (a list from :func:`evaluate_claims`, or a results dict)."""
+    """Table of id, statement, verdict, the single run's verdict, the seed study's count and the evidence (one
+    comparison a line: estimate, 95 % bootstrap interval, margin) for evaluated claims (a list from
+    :func:`evaluate_claims`, or a results dict)."""
     items = _claim_list(claims)
     body, verdicts = [], []
     for c in items:
         if c.get("verdict") not in VERDICTS:
             raise ValueError(f"claim {c.get('id')!r} has no valid verdict; evaluate it first")
         verdicts.append(c["verdict"])
-        body.append([c["id"], c["statement"], c["verdict"].replace("_", " "), _evidence_summary(c["evidence"])])
+        body.append([c["id"], c["statement"], c["verdict"].replace("_", " "),
+                     c.get("single_run", c["verdict"]).replace("_", " "), seeds_text(c),
+                     "; ".join(_evidence_lines(c["evidence"]))])
     caption = caption or claims_summary(items)
-    return VerdictTable(["Claim", "Statement", "Verdict", "Evidence"], body, verdicts, caption)
+    return VerdictTable(["Claim", "Statement", "Verdict", "Single run", "Seeds", "Evidence"], body, verdicts, caption,
+                        items)
 
 
 class VerdictMatrix(_Table):
     """Claims (rows) by recorded runs (columns); HTML shows each verdict as a coloured badge."""
 
-    def __init__(self, header, body, verdicts, caption=""):
+    def __init__(self, header, body, verdicts, caption="", notes=None):
         super().__init__(header, body, caption)
         self.verdicts = verdicts  # verdicts[i][j] for run column j (None: no recorded run)
+        self.notes = notes  # notes[i][j]: the single run's and the seeds' verdicts under the badge
 
     def _html_cell(self, i: int, j: int) -> str:
         if j >= 2:
             v = self.verdicts[i][j - 2]
-            return "\u2014" if v is None else _badge(v)
+            note = self.notes[i][j - 2] if self.notes else None
+            if v is None:
+                return "\u2014"
+            return _badge(v) + (f'<br><span style="font-size:75%">{html.escape(note)}</span>' if note else "")
         return super()._html_cell(i, j)
 
     def _repr_html_(self) -> str:
@@ -248,6 +290,7 @@ def verdict_matrix(runs: Mapping[str, Mapping[str, Any] | None], caption: str = 
     order: list[str] = []
     statements: dict[str, str] = {}
     by_run: dict[str, dict[str, str]] = {}
+    notes: dict[tuple[str, str], str] = {}
     for label, res in runs.items():
         by_run[label] = {}
         for c in _claim_list(res):
@@ -257,10 +300,13 @@ def verdict_matrix(runs: Mapping[str, Mapping[str, Any] | None], caption: str = 
                 order.append(c["id"])
                 statements[c["id"]] = c["statement"]
             by_run[label][c["id"]] = c["verdict"]
+            notes[(label, c["id"])] = (f"single run {c.get('single_run', c['verdict']).replace('_', ' ')}; "
+                                       f"{seeds_text(c)}")
     labels = list(runs)
     verdicts = [[by_run[l].get(cid) for l in labels] for cid in order]
+    note_rows = [[notes.get((l, cid)) for l in labels] for cid in order]
     body = [[cid, statements[cid]] + [(v or "\u2014").replace("_", " ") for v in row] for cid, row in zip(order, verdicts)]
-    return VerdictMatrix(["Claim", "Statement"] + labels, body, verdicts, caption)
+    return VerdictMatrix(["Claim", "Statement"] + labels, body, verdicts, caption, note_rows)
 
 
 def facts_table(facts: Sequence[Mapping[str, Any]], caption: str = "") -> _Table:

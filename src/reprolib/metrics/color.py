@@ -8,11 +8,11 @@ All functions are batched torch. Conventions (see ``color.py``):
 
 Zhang, Isola, Efros, "Colorful Image Colorization", ECCV 2016, sec. 3.1:
 
-* **Raw accuracy (AuC)**, item 3: "the percentage of predicted pixel colors within a thresholded L2
-  distance of the ground truth in ab color space ... sweep across thresholds from 0 to 150 ... integrate
-  the area under the curve (AuC), and normalize" (after Deshpande et al. 2015). -> :func:`auc`.
-* **Class-balanced AuC**: the same, "re-weighting the pixels inversely by color class probability
-  (Eq. 4, setting lambda = 0)". -> :func:`class_balanced_auc`.
+* **Raw accuracy (AuC)**, item 3: the share of pixels whose predicted ab lies within an L2 threshold of the
+  true ab, taken over thresholds from 0 to 150; the area under that curve, normalised, is the score (after
+  Deshpande et al. 2015). -> :func:`auc`.
+* **Class-balanced AuC**: the same, with each pixel weighted by the inverse probability of its colour class
+  (Eq. 4 with lambda = 0). -> :func:`class_balanced_auc`.
 
 Added by the book because ColorWorld knows the true colour distribution of every pixel:
 :func:`mass_on_modes` (does the predicted distribution put mass on every true mode?),
@@ -172,14 +172,36 @@ def auc(
     Returns:
         A float in [0, 1]; higher is better.
     """
-    if not max_threshold > 0:
-        raise ValueError(f"max_threshold must be positive, got {max_threshold}")
-    err = ab_error(pred_ab, true_ab).to(torch.float64)
-    w = _pixel_weights(weights, tuple(err.shape))
-    score = (1.0 - err / float(max_threshold)).clamp(min=0.0)
+    score, w = _pixel_scores(pred_ab, true_ab, max_threshold, weights)
     if w is None:
         return float(score.mean())
     return float((score * w).sum() / w.sum())
+
+
+def _pixel_scores(pred_ab, true_ab, max_threshold, weights):
+    """Each pixel's AuC score ``max(0, 1 - e/M)`` (float64) and its checked weight (None without weights)."""
+    if not max_threshold > 0:
+        raise ValueError(f"max_threshold must be positive, got {max_threshold}")
+    err = ab_error(pred_ab, true_ab).to(torch.float64)
+    return (1.0 - err / float(max_threshold)).clamp(min=0.0), _pixel_weights(weights, tuple(err.shape))
+
+
+def auc_terms(
+    pred_ab: torch.Tensor,
+    true_ab: torch.Tensor,
+    max_threshold: float = AUC_MAX_THRESHOLD,
+    weights: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per image, the two sums whose pooled ratio is :func:`auc`: ``(sum_p w_p s_p, sum_p w_p)``, each (N,)
+    float64, with ``s_p = max(0, 1 - e_p/M)`` the pixel's score and ``w_p`` its weight (1 without ``weights``).
+
+    ``terms[0].sum() / terms[1].sum()`` is the AuC of all the images together; a bootstrap over images
+    resamples these pairs.
+    """
+    score, w = _pixel_scores(pred_ab, true_ab, max_threshold, weights)
+    if w is None:
+        w = torch.ones_like(score)
+    return (score * w).flatten(1).sum(1), w.flatten(1).sum(1)
 
 
 def class_balanced_weights(
@@ -289,6 +311,30 @@ def spatial_roughness(ab: torch.Tensor, mask: torch.Tensor | None = None) -> tor
 # ----------------------------------------------------------------------------- multimodality
 
 
+def mode_assignment(bins: torch.Tensor, modes: torch.Tensor, radius: float) -> torch.Tensor:
+    """(Q, M) float64: row q is one-hot on the mode nearest to bin centre q if that mode lies within ``radius``
+    (ab units), all zero otherwise; the bin-to-mode assignment of :func:`mass_on_modes`."""
+    bins64, modes64 = bins.to(torch.float64), modes.to(device=bins.device, dtype=torch.float64)
+    nearest_dist, nearest = torch.cdist(bins64, modes64).min(dim=1)  # (Q,)
+    assign = torch.nn.functional.one_hot(nearest, modes.shape[0]).to(torch.float64)
+    assign = assign * (nearest_dist <= radius).unsqueeze(1)
+    if bool((assign.sum(0) == 0).any()):
+        empty = modes.cpu()[(assign.sum(0) == 0).cpu()].tolist()
+        raise ValueError(f"no bin centre lies within radius={radius} of mode(s) {empty}; increase radius")
+    return assign
+
+
+def mode_mass_per_image(
+    probs: torch.Tensor, assign: torch.Tensor, mask: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per image, the predicted mass on each mode summed over the image's masked pixels, (N, M) float64, and
+    the number of masked pixels, (N,). Their sums over images divided give :func:`mass_on_modes`'s
+    ``mode_mass``; ``assign`` comes from :func:`mode_assignment`."""
+    mask = mask.to(device=probs.device, dtype=torch.float64)  # (N, H, W)
+    per_pixel = torch.einsum("nqhw,qm->nmhw", probs.to(torch.float64), assign.to(probs.device))
+    return (per_pixel * mask[:, None]).sum(dim=(2, 3)), mask.sum(dim=(1, 2))
+
+
 def mass_on_modes(
     probs: torch.Tensor,
     bins: torch.Tensor,
@@ -340,17 +386,8 @@ def mass_on_modes(
     if not bool(mask.any()):
         raise ValueError("mask selects no pixel")
 
-    # Bin -> mode assignment (Q, M), one-hot rows (or all-zero for bins far from every mode).
-    bins64 = bins.to(device=probs.device, dtype=torch.float64)
-    modes64 = modes.to(device=probs.device, dtype=torch.float64)
-    dist = torch.cdist(bins64, modes64)  # (Q, M)
-    nearest_dist, nearest = dist.min(dim=1)
-    assign = torch.nn.functional.one_hot(nearest, modes.shape[0]).to(torch.float64)
-    assign = assign * (nearest_dist <= radius).unsqueeze(1)
+    assign = mode_assignment(bins.to(probs.device), modes.to(probs.device), radius)
     bins_per_mode = assign.sum(0).long()
-    if bool((bins_per_mode == 0).any()):
-        empty = modes.cpu()[bins_per_mode.cpu() == 0].tolist()
-        raise ValueError(f"no bin centre lies within radius={radius} of mode(s) {empty}; increase radius")
 
     p = probs.permute(0, 2, 3, 1)[mask].to(torch.float64)  # (P, Q) the masked pixels
     if bool((p < -1e-6).any()) or float((p.sum(1) - 1).abs().max()) > 1e-3:

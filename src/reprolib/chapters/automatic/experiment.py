@@ -30,9 +30,13 @@ from reprolib.config import code_version, get_device, get_profile, seed_everythi
 from reprolib.data import ColorWorld
 from reprolib.metrics.color import (
     auc,
+    auc_terms,
     class_balanced_auc,
+    class_balanced_weights,
     colorfulness,
     mass_on_modes,
+    mode_assignment,
+    mode_mass_per_image,
     psnr,
     saturation,
     spatial_roughness,
@@ -40,7 +44,7 @@ from reprolib.metrics.color import (
 from reprolib.modelcache import fit_with, load_or_train
 from reprolib.modelinfo import count_parameters, feature_memory
 from reprolib.models import ECCV16, SmallClassifier
-from reprolib.results import ChapterRunBase
+from reprolib.runs import ChapterRunBase
 from reprolib.train import TrainConfig
 
 CHAPTER = "automatic"
@@ -49,6 +53,7 @@ NOTEBOOK = "book/automatic.ipynb"
 NEEDS_GPU = "no; every profile runs on a CPU, but the full profile (the paper's network at full width) is meant for a GPU"
 VARIANTS = ("l2", "class", "full")
 TEMPERATURES = (0.0, 0.1, 0.2, 0.38, 0.6, 1.0)  # 0 means the mode
+ANNEALING = {"mode": 0.0, "annealed": 0.38, "mean": 1.0}  # the three rows of the annealing claim
 
 # A profile changes sizes, never the algorithm (DESIGN section 6).
 SETTINGS: dict[str, dict] = {
@@ -275,43 +280,55 @@ def evaluate(run: ChapterRun) -> dict:
     labels = torch.cat(labels)
     true_rgb = l_ab_to_rgb(L, truth_ab)
 
-    def classify(rgb: torch.Tensor) -> float:
-        correct = 0
-        for j in range(0, len(rgb), 256):
-            logits = run.classifier(rgb[j:j + 256].to(run.device)).cpu()
-            correct += int((logits.argmax(1) == labels[j:j + 256]).sum())
-        return 100.0 * correct / len(rgb)
+    def correct(rgb: torch.Tensor) -> torch.Tensor:
+        """Per image: 100 where the classifier names its class, else 0."""
+        out = [(run.classifier(rgb[j:j + 256].to(run.device)).cpu().argmax(1) == labels[j:j + 256])
+               for j in range(0, len(rgb), 256)]
+        return 100.0 * torch.cat(out).double()
 
+    # One value per test image for every compared quantity (the bootstrap resamples images); the table
+    # holds their aggregates: means, and for the AuCs the pooled ratio of the per-image sums.
+    samples: dict[str, list] = {}
+    rebal_w = class_balanced_weights(truth_ab, run.prior)
     table = {}
     for row in ROWS:
         ab = torch.cat(preds[row])
         rgb = l_ab_to_rgb(L, ab)
+        per = {"top1": correct(rgb), "colorfulness": colorfulness(rgb).double(), "saturation": saturation(ab).double()}
+        num, den = auc_terms(ab, truth_ab)
+        rnum, rden = auc_terms(ab, truth_ab, weights=rebal_w)
+        per.update({"auc.num": 100.0 * num, "auc.den": den, "auc_rebal.num": 100.0 * rnum, "auc_rebal.den": rden})
+        samples.update({f"{row}.{k}": v.tolist() for k, v in per.items()})
         table[row] = {
             "auc": 100.0 * auc(ab, truth_ab),
             "auc_rebal": 100.0 * class_balanced_auc(ab, truth_ab, run.prior),
-            "top1": classify(rgb),
-            "colorfulness": float(colorfulness(rgb).mean()),
-            "saturation": float(saturation(ab).mean()),
+            "top1": float(per["top1"].mean()),
+            "colorfulness": float(per["colorfulness"].mean()),
+            "saturation": float(per["saturation"].mean()),
             "psnr": float(psnr(rgb, true_rgb).mean()) if row != "ground_truth" else None,
         }
     table["ground_truth"]["psnr"] = None
     # The classifier's accuracy on the grey input rendered as RGB (ab = 0) is the "gray" row by construction.
-    assert abs(table["gray"]["top1"] - classify(gray_rgb(true_rgb))) < 1e-9
+    assert abs(table["gray"]["top1"] - float(correct(gray_rgb(true_rgb)).mean())) < 1e-9
 
     temperature = {}
     for v in ("class", "full"):
         rows = {"T": list(TEMPERATURES), "colorfulness": [], "roughness": [], "auc": [], "auc_rebal": []}
         for t in TEMPERATURES:
             ab = torch.cat(temps[v][t])
-            rows["colorfulness"].append(float(colorfulness(l_ab_to_rgb(L, ab)).mean()))
-            rows["roughness"].append(float(spatial_roughness(ab).mean()))
+            cf, rough = colorfulness(l_ab_to_rgb(L, ab)).double(), spatial_roughness(ab).double()
+            if v == "full" and t in ANNEALING.values():
+                name = next(k for k, x in ANNEALING.items() if x == t)
+                samples[f"annealing.{name}.colorfulness"], samples[f"annealing.{name}.roughness"] = cf.tolist(), rough.tolist()
+            rows["colorfulness"].append(float(cf.mean()))
+            rows["roughness"].append(float(rough.mean()))
             rows["auc"].append(100.0 * auc(ab, truth_ab))
             rows["auc_rebal"].append(100.0 * class_balanced_auc(ab, truth_ab, run.prior))
         temperature[v] = rows
     full_t = temperature["full"]
     annealing = {
         name: {"colorfulness": full_t["colorfulness"][k], "roughness": full_t["roughness"][k]}
-        for name, k in (("mode", 0), ("annealed", TEMPERATURES.index(0.38)), ("mean", TEMPERATURES.index(1.0)))
+        for name, k in ((name, TEMPERATURES.index(t)) for name, t in ANNEALING.items())
     }
 
     # Mode coverage on ColorWorld: predicted mass near each true mode, for multimodal classes.
@@ -327,7 +344,11 @@ def evaluate(run: ChapterRun) -> dict:
         if int(mask.sum()) == 0:
             continue
         entry = {"true": [float(p) for p in mode_p], "pixels": int(mask.sum())}
+        assign = mode_assignment(bins, mode_ab, MODE_RADIUS)
         for v in ("class", "full"):
+            mass, count = mode_mass_per_image(torch.cat(probs_q[v]), assign, mask)
+            samples[f"modes.{cls.name}.pixels"] = count.tolist()
+            samples.update({f"modes.{cls.name}.{v}_mass.{k}": mass[:, k].tolist() for k in range(mass.shape[1])})
             mm = mass_on_modes(torch.cat(probs_q[v]), bins, mode_ab, mode_p, mask, radius=MODE_RADIUS)
             entry[v] = [float(x) for x in mm["mode_mass"]]
             entry[f"{v}_tv"] = float(mm["tv_distance"])
@@ -337,6 +358,11 @@ def evaluate(run: ChapterRun) -> dict:
         mean_ab = (mode_p[:, None] * mode_ab).sum(0)
         entry["l2_dist_to_mean"] = float((pix - mean_ab).norm(dim=1).median())
         entry["l2_dist_to_nearest_mode"] = float(torch.cdist(pix, mode_ab).min(dim=1).values.median())
+        # per image: how many of these pixels the L2 model puts nearer the mixture mean than every mode
+        d_mean = (l2_q.permute(0, 2, 3, 1) - mean_ab).norm(dim=-1)  # (N, h, w)
+        d_mode = torch.cdist(l2_q.permute(0, 2, 3, 1).reshape(-1, 2), mode_ab).min(dim=1).values.view_as(d_mean)
+        samples[f"modes.{cls.name}.l2_nearer_mean"] = ((d_mean < d_mode) & mask).double().sum(dim=(1, 2)).tolist()
+        entry["l2_share_nearer_mean"] = float(((d_mean < d_mode) & mask).sum() / mask.sum())
         modes[cls.name] = entry
 
     summary_modes = {
@@ -348,7 +374,7 @@ def evaluate(run: ChapterRun) -> dict:
         "multimodal_classes": len(modes),
     }
     return {"table": table, "temperature": temperature, "annealing": annealing, "modes": modes,
-            "modes_summary": summary_modes}
+            "modes_summary": summary_modes, "samples": {"images": samples}}
 
 
 def model_facts(width: float = 1.0, size: int = 224) -> dict:
@@ -383,6 +409,6 @@ def run_experiment(profile: str | None = None, seed: int = 0, force: bool = Fals
     return run.conclude(CHAPTER, claims(), facts(model), prov, write=write)
 
 
-def run(profile: str | None = None, seed: int = 0, force: bool = False, device=None) -> dict:
-    """CLI entry point: run the chapter and write ``book/results/<profile>/automatic.json``."""
-    return run_experiment(profile=profile, seed=seed, force=force, device=device).results
+def run(profile: str | None = None, seed: int = 0, force: bool = False, device=None, write: bool = True) -> dict:
+    """CLI entry point: run the chapter and (``write``) write ``book/results/<profile>/automatic.json``."""
+    return run_experiment(profile=profile, seed=seed, force=force, device=device, write=write).results

@@ -63,7 +63,7 @@ from reprolib.metrics.distances import l2_distance, psnr_distance, ssim_distance
 from reprolib.metrics.lpips import LPIPS, zero_weight_fractions
 from reprolib.modelcache import load_or_train
 from reprolib.nn.backbones import TAP_CHANNELS
-from reprolib.results import ChapterRunBase
+from reprolib.runs import ChapterRunBase
 
 CHAPTER = "lpips"
 TITLE = "5. LPIPS: deep features as a perceptual metric"
@@ -369,13 +369,24 @@ def evaluate(run: ChapterRun) -> dict:
     scores: dict[str, dict] = {}
     sizes: dict[str, dict] = {}
     mask = sets.heldout_mask
+    # per judgment, every metric's credit (100, 50 or 0): the bootstrap resamples judgments. A metric scored
+    # on the first k judgments only (VGG16, to save time) goes to its own group, "<set>.first<k>".
+    samples: dict[str, dict] = {}
+    full_size = {name: len(t.judge) for name, t in sets.two_afc().items() if t.judge is not None}
+
+    def keep(set_name: str, credit: torch.Tensor, full: int) -> None:
+        group = set_name if len(credit) == full else f"{set_name}.first{len(credit)}"
+        samples.setdefault(group, {})[metric] = (100.0 * credit.double()).tolist()
+
     for metric in available_metrics(run):
         row, n = {}, {}
         for set_name in ("sentinel", "sentinel_cnn", "equal_mse"):
             c = _credit(run, metric, set_name)
             row[set_name], n[set_name] = 100.0 * float(c.mean()), int(c.numel())
+            keep(set_name, c, full_size[set_name])
         c_eq = _credit(run, metric, "equal_mse")
         c_held = torch.cat([_credit(run, metric, "sentinel"), c_eq[mask[: len(c_eq)]]])
+        keep("heldout", c_held, full_size["sentinel"] + int(mask.sum()))
         if int(mask[: len(c_eq)].sum()):
             row["equal_mse_heldout"] = 100.0 * float(c_eq[mask[: len(c_eq)]].mean())
         n["equal_mse_heldout"] = int(mask[: len(c_eq)].sum())
@@ -394,7 +405,7 @@ def evaluate(run: ChapterRun) -> dict:
         d0, d1 = distances(run, metric, "mixed")
         m = len(d0)
         agreement[metric] = 100.0 * float(((d0 < d1) == (d0r[:m] < d1r[:m])).double().mean())
-    return {"scores": scores, "n": sizes, "mixed_agreement_with_alex_lin_official": agreement}
+    return {"scores": scores, "n": sizes, "mixed_agreement_with_alex_lin_official": agreement, "samples": samples}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -519,6 +530,6 @@ def finish(run: ChapterRun, started: datetime | None = None, t0: float | None = 
     return run.conclude(CHAPTER, claims(), facts(run.metrics), prov, write=write)
 
 
-def run(profile: str | None = None, seed: int = 0, force: bool = False, device=None) -> dict:
-    """CLI entry point: run the chapter and write ``book/results/<profile>/lpips.json``."""
-    return run_experiment(profile=profile, seed=seed, force=force, device=device).results
+def run(profile: str | None = None, seed: int = 0, force: bool = False, device=None, write: bool = True) -> dict:
+    """CLI entry point: run the chapter and (``write``) write ``book/results/<profile>/lpips.json``."""
+    return run_experiment(profile=profile, seed=seed, force=force, device=device, write=write).results

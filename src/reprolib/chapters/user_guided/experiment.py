@@ -48,7 +48,7 @@ from reprolib.models.siggraph17 import (
     smooth_l1_loss,
 )
 from reprolib.quantize import NUM_AB_BINS
-from reprolib.results import ChapterRunBase
+from reprolib.runs import ChapterRunBase
 from reprolib.train import TrainConfig
 
 CHAPTER = "user_guided"
@@ -290,8 +290,19 @@ def levin_batch(L, hint, mask) -> torch.Tensor:
 
 
 @torch.no_grad()
-def psnr_curves(run: ChapterRun, L, ab, rgb) -> dict:
-    """Fig. 3.6: mean PSNR against the number of revealed 7x7 points, random and max-error sampling."""
+def _kept(samples: dict | None, key: str, per_image: torch.Tensor) -> float:
+    """The mean of ``per_image``; its values are kept under ``key`` in ``samples`` (for the bootstrap)."""
+    if samples is not None:
+        samples[key] = per_image.double().tolist()
+    return _mean(per_image)
+
+
+@torch.no_grad()
+def psnr_curves(run: ChapterRun, L, ab, rgb, samples: dict | None = None) -> dict:
+    """Fig. 3.6: mean PSNR against the number of revealed 7x7 points, random and max-error sampling.
+
+    With ``samples`` (a dict), each curve point's per-image PSNRs are kept there under
+    ``curve.<sampling>.<method>.<points>``."""
     s = run.settings
     N, size = L.shape[0], L.shape[-1]
     gen = torch.Generator().manual_seed(run.seed + 7)
@@ -301,8 +312,8 @@ def psnr_curves(run: ChapterRun, L, ab, rgb) -> dict:
     random_curve = {"network": [], "levin": []}
     for n in s["counts"]:
         hint, mask = reveal_first(ab, corners, n)
-        random_curve["network"].append(_mean(psnr8(L, run.colorize(L, hint, mask)[0], ab)))
-        random_curve["levin"].append(_mean(psnr8(L, levin_batch(L, hint, mask), ab)))
+        random_curve["network"].append(_kept(samples, f"curve.random.network.{n}", psnr8(L, run.colorize(L, hint, mask)[0], ab)))
+        random_curve["levin"].append(_kept(samples, f"curve.random.levin.{n}", psnr8(L, levin_batch(L, hint, mask), ab)))
     # Max-error: the paper re-runs each method after every point and reveals where its own error is largest.
     max_curve = {}
     for method in ("network", "levin"):
@@ -316,15 +327,15 @@ def psnr_curves(run: ChapterRun, L, ab, rgb) -> dict:
                 mask = torch.maximum(mask, new_mask)
                 done += 1
             pred = run.colorize(L, hint, mask)[0] if method == "network" else levin_batch(L, hint, mask)
-            values.append(_mean(psnr8(L, pred, ab)))
+            values.append(_kept(samples, f"curve.max_error.{method}.{n}", psnr8(L, pred, ab)))
         max_curve[method] = values
     return {"counts": list(s["counts"]), "random": random_curve, "max_error_counts": list(s["max_error_counts"]),
             "max_error": max_curve, "network_no_hints": auto, "gray": grey}
 
 
 @torch.no_grad()
-def table31(run: ChapterRun, L, ab, rgb) -> dict:
-    """Table 3.1: PSNR with added information."""
+def table31(run: ChapterRun, L, ab, rgb, samples: dict | None = None) -> dict:
+    """Table 3.1: PSNR with added information (per-image PSNRs kept in ``samples`` as ``table.<row>.psnr``)."""
     N = L.shape[0]
     none = global_input(None, None, batch_size=N)
     hist_only = global_hints_for(ab, rgb, True, False)
@@ -339,7 +350,7 @@ def table31(run: ChapterRun, L, ab, rgb) -> dict:
         "global_sat": run.colorize_global(L, sat_only),
         "local_all": run.colorize(L, ab, full_mask)[0],
     }
-    table = {k: {"psnr": _mean(psnr8(L, v, ab))} for k, v in rows.items()}
+    table = {k: {"psnr": _kept(samples, f"table.{k}.psnr", psnr8(L, v, ab))} for k, v in rows.items()}
     levin_all = psnr8(L, levin_batch(L, ab, full_mask), ab)
     table["levin_all"] = {"psnr": _mean_db(levin_all)}
     table["chapter1_resize_ceiling"] = {"psnr": _mean_db(run.chapter1_resize_ceiling(range(N)))}
@@ -352,7 +363,7 @@ def histogram_distance(h1: torch.Tensor, h2: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def histogram_transfer(run: ChapterRun, L, ab, rgb) -> dict:
+def histogram_transfer(run: ChapterRun, L, ab, rgb, samples: dict | None = None) -> dict:
     """Fig. 3.9 analogue: colorize image i with the global histogram of image i + 1 (another scene). Does the
     output's histogram move toward the reference's, compared with the automatic output?"""
     ref_ab = ab.roll(1, dims=0)
@@ -360,8 +371,8 @@ def histogram_transfer(run: ChapterRun, L, ab, rgb) -> dict:
     g = global_input(ref_hist, None, True, False)
     out = run.colorize_global(L, g)
     auto = run.colorize_global(L, global_input(None, None, batch_size=L.shape[0]))
-    return {"tv_transfer": _mean(histogram_distance(global_histogram(out), ref_hist)),
-            "tv_auto": _mean(histogram_distance(global_histogram(auto), ref_hist)),
+    return {"tv_transfer": _kept(samples, "transfer.tv_transfer", histogram_distance(global_histogram(out), ref_hist)),
+            "tv_auto": _kept(samples, "transfer.tv_auto", histogram_distance(global_histogram(auto), ref_hist)),
             "tv_own_vs_ref": _mean(histogram_distance(global_histogram(ab), ref_hist))}
 
 
@@ -478,8 +489,11 @@ def palette_coverage(run: ChapterRun, b: dict, logits: torch.Tensor) -> dict:
         covered = (torch.cdist(wanted, top).min(dim=1).values <= MODE_RADIUS).float().mean()
         per_class.setdefault(world.classes[c].name, []).append(float(covered))
     classes = {k: float(np.mean(v)) for k, v in per_class.items()}
+    # per object, one group per class: the bootstrap resamples each class's objects separately (stratified),
+    # so that every replicate has every class, as the mean over classes needs
+    samples = {f"palette.{name}": {"covered": v} for name, v in per_class.items()}
     return {"per_class": classes, "objects": int(sum(len(v) for v in per_class.values())),
-            "mean_coverage": float(np.mean(list(classes.values()))) if classes else None}
+            "mean_coverage": float(np.mean(list(classes.values()))) if classes else None, "samples": samples}
 
 
 def evaluate(run: ChapterRun) -> dict:
@@ -488,14 +502,17 @@ def evaluate(run: ChapterRun) -> dict:
     L, ab, rgb = b["L"], b["ab"], b["rgb"]
     logits = run.colorize(L)[1]
     two = two_colour_probe(run)
+    images: dict = {}  # one value per test image for every compared quantity (the bootstrap's units)
+    palette = palette_coverage(run, b, logits)
     return {
-        "curves": psnr_curves(run, L, ab, rgb),
-        "table": table31(run, L, ab, rgb),
-        "transfer": histogram_transfer(run, L, ab, rgb),
+        "curves": psnr_curves(run, L, ab, rgb, images),
+        "table": table31(run, L, ab, rgb, images),
+        "transfer": histogram_transfer(run, L, ab, rgb, images),
         "unusual": unusual_colour_probe(run, b, run.settings["probes"]),
         "two_colours": {k: v for k, v in two.items() if isinstance(v, float)},
-        "palette": palette_coverage(run, b, logits),
+        "palette": {k: v for k, v in palette.items() if k != "samples"},
         "saturation": saturation_spread(b),
+        "samples": {"images": images, **palette["samples"]},
     }
 
 
@@ -544,6 +561,6 @@ def run_experiment(profile: str | None = None, seed: int = 0, force: bool = Fals
     return run.conclude(CHAPTER, claims(), facts(measured), prov, write=write)
 
 
-def run(profile: str | None = None, seed: int = 0, force: bool = False, device=None) -> dict:
-    """CLI entry point: run the chapter and write ``book/results/<profile>/user_guided.json``."""
-    return run_experiment(profile=profile, seed=seed, force=force, device=device).results
+def run(profile: str | None = None, seed: int = 0, force: bool = False, device=None, write: bool = True) -> dict:
+    """CLI entry point: run the chapter and (``write``) write ``book/results/<profile>/user_guided.json``."""
+    return run_experiment(profile=profile, seed=seed, force=force, device=device, write=write).results
