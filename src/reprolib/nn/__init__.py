@@ -3,6 +3,8 @@
 * :mod:`reprolib.nn.backbones`: ImageNet trunks (AlexNet, VGG16, SqueezeNet 1.1) with torchvision's
   state-dict keys, returning the LPIPS taps.
 * :mod:`reprolib.nn.pretrained`: their ImageNet weights and the LPIPS linear layers, offline.
+* :mod:`reprolib.nn.gan`: GAN losses over multi-scale maps, PatchGAN and multi-scale discriminators.
+* :mod:`reprolib.nn.latent`: Gaussian latent codes: reparameterisation and the KL to N(0, I).
 """
 
 from reprolib.nn.backbones import (  # noqa: F401
