@@ -156,8 +156,9 @@ def _check_multi(self, in_channels, ndf, n_layers, num_D, norm):
 class MultiScaleDiscriminator(nn.Module):
     """``num_D`` PatchGANs: scale ``d`` judges the input average-pooled ``d`` times (3 x 3, stride 2, padding 1,
     padding not counted) with ``round(ndf / 2**d)`` base channels. Returns the list of the ``num_D`` maps, for
-    :class:`GANLoss`. Keys ``model_{d}.{i}``, as the released BicycleGAN discriminators
-    (``D_NLayersMulti``, reference-facts 3.4).
+    :class:`GANLoss`. Keys ``model_{d}.{i}``, as the released BicycleGAN code's ``D_NLayersMulti`` with two
+    or more scales (reference-facts 3.4; with one scale that code names it ``model``, as
+    :class:`PatchDiscriminator` does). No discriminator weights were released, so nothing loads into it.
     """
 
     @checked_by(_check_multi)
