@@ -168,3 +168,50 @@ def test_latent_arguments_are_checked():
         reparameterize(torch.zeros(8), torch.zeros(8))
     with pytest.raises(ValueError, match="reduction"):
         kl_standard_normal(torch.zeros(2, 8), torch.zeros(2, 8), "mean")
+
+
+# ------------------------------------------------------------------------------------------
+# encoders
+
+
+def test_resnet_encoder_has_the_released_resnet_256_layout():
+    from reprolib.nn.latent import ResNetEncoder
+
+    E = ResNetEncoder(3, 8, size=256).to("meta")
+    s = {k: tuple(v.shape) for k, v in E.state_dict().items()}
+    assert s["conv.0.weight"] == (64, 3, 4, 4)
+    widths = [(64, 128), (128, 192), (192, 256), (256, 256)]  # reference-facts 3.3
+    for n, (i, o) in enumerate(widths, start=1):
+        assert s[f"conv.{n}.conv.2.weight"] == (i, i, 3, 3)
+        assert s[f"conv.{n}.conv.5.0.weight"] == (o, i, 3, 3)
+        assert s[f"conv.{n}.shortcut.1.weight"] == (o, i, 1, 1)
+    assert s["fc.0.weight"] == s["fcVar.0.weight"] == (8, 256)
+    assert len(s) == 2 + 4 * 6 + 4  # instance norm adds no keys
+    mu, logvar = E(torch.empty(2, 3, 256, 256, device="meta"))
+    assert mu.shape == logvar.shape == (2, 8)
+
+
+def test_conv_encoder_has_the_released_conv_256_layout():
+    from reprolib.nn.latent import ConvEncoder
+
+    s = {k: tuple(v.shape) for k, v in ConvEncoder(3, 8, size=256).to("meta").state_dict().items()}
+    assert [k for k in s if k.endswith("weight")] == ["conv.0.weight", "conv.2.weight", "conv.5.weight", "conv.8.weight",
+                                                      "conv.11.weight", "fc.0.weight", "fcVar.0.weight"]
+    assert s["conv.5.weight"] == (256, 128, 4, 4) and s["conv.11.weight"] == (256, 256, 4, 4)
+
+
+@pytest.mark.parametrize("kind", ["ResNetEncoder", "ConvEncoder"])
+def test_small_encoders_run_and_check_their_input(kind):
+    import reprolib.nn.latent as L
+
+    torch.manual_seed(0)
+    E = getattr(L, kind)(3, 4, size=32, nef=4)
+    x = torch.randn(2, 3, 32, 32)
+    mu, logvar = E(x)
+    assert mu.shape == logvar.shape == (2, 4) and not torch.allclose(mu[0], mu[1])
+    acts = [m for m in E.modules() if isinstance(m, nn.LeakyReLU)]
+    assert acts and not any(m.inplace for m in acts)
+    with pytest.raises(ValueError, match=r"built for \(N, C, 32, 32\) images"):
+        E(torch.randn(1, 3, 64, 64))
+    with pytest.raises(ValueError, match="power-of-two size >= 16"):
+        getattr(L, kind)(3, 4, size=48)

@@ -5,7 +5,7 @@
 * :mod:`reprolib.nn.pretrained`: their ImageNet weights and the LPIPS linear layers, offline.
 * :mod:`reprolib.nn.gan`: GAN losses over multi-scale maps, PatchGAN and multi-scale discriminators.
 * :mod:`reprolib.nn.unet`: the U-Net generator with a latent code (z at every level or at the input).
-* :mod:`reprolib.nn.latent`: Gaussian latent codes: reparameterisation and the KL to N(0, I).
+* :mod:`reprolib.nn.latent`: Gaussian latent codes: the encoders, reparameterisation and the KL to N(0, I).
 """
 
 from reprolib.nn.backbones import (  # noqa: F401
