@@ -281,3 +281,31 @@ def test_closed_form_shape_geometry_matches_the_rasterised_shapes():
         inside = _inside(shape, u, v)
         assert abs(float(inside.double().mean()) * 2.4 ** 2 - area) < 0.01 * area, shape
         assert float(torch.sqrt(u * u + v * v)[inside].max()) <= radius + 1e-9, shape
+
+
+def test_redraw_colours_keeps_the_grey_image_and_draws_modes_from_the_true_probabilities():
+    from reprolib.data.oracle import redraw_colours
+
+    cw = ColorWorld(n=8, size=32, seed=0)
+    p = cw.sample_params(range(8))
+    q = redraw_colours(cw, p, seed=1)
+    a, b = cw.render(p, return_lab=True), cw.render(q, return_lab=True)
+    # the luminance does not depend on anything redrawn: the same computation on the same inputs
+    assert torch.allclose(a["lab"][:, 0], b["lab"][:, 0], atol=1e-4)
+    assert (a["lab"][:, 1:] - b["lab"][:, 1:]).abs().max() > 10  # some object changed its mode
+    assert torch.equal(q.classes, p.classes) and torch.equal((q.modes >= 0), (p.modes >= 0))
+    assert torch.equal(redraw_colours(cw, p, seed=1).modes, q.modes)  # deterministic in the seed
+    # frequencies over many scenes: within 4 binomial standard errors of each class's probabilities
+    many = cw.sample_params(range(3000))
+    redrawn = redraw_colours(cw, many, seed=2)
+    for k, c in enumerate(cw.classes):
+        sel = redrawn.modes[many.classes == k]
+        for j, prob in enumerate(c.probs):
+            freq = float((sel == j).double().mean())
+            assert abs(freq - prob) <= 4 * (prob * (1 - prob) / len(sel)) ** 0.5 + 1e-12, (c.name, j, freq, prob)
+    ground = redrawn.background_modes[:, 1].double()
+    assert abs(float(ground.mean()) - 0.4) <= 4 * (0.24 / 3000) ** 0.5  # P(earth) = 0.4
+    with pytest.raises(ValueError, match="seed"):
+        redraw_colours(cw, p, seed=-1)
+    with pytest.raises(TypeError, match="SceneParams"):
+        redraw_colours(cw, {"modes": None}, seed=0)
