@@ -1,4 +1,5 @@
-"""Data every chapter may use: ColorWorld (procedural scenes with known colour distributions), the photos
+"""Data every chapter may use: ColorWorld (procedural scenes with known colour distributions; its oracle
+sampler of the colours a grey scene leaves open in ``data.oracle``), the photos
 bundled in installed wheels, an opt-in loader for any folder of photos (DESIGN section 4), and patches cut
 from either."""
 
