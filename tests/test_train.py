@@ -11,7 +11,8 @@ import torch
 from torch import nn
 
 from reprolib.modelinfo import count_parameters, feature_memory, parameter_memory
-from reprolib.train import TrainConfig, atomic_write, lr_factor, show_progress, train
+from reprolib.files import atomic_write
+from reprolib.train import TrainConfig, lr_factor, show_progress, train
 from reprolib.modelcache import fit_with, load_or_train, model_key
 
 @pytest.fixture(autouse=True, scope="module")
@@ -435,7 +436,7 @@ def test_atomic_write_gives_the_permissions_of_an_ordinary_new_file(tmp_path):
     import os
     import stat
 
-    from reprolib.train import _umask
+    from reprolib.files import _umask
 
     old = os.umask(0o027)
     try:
@@ -445,3 +446,112 @@ def test_atomic_write_gives_the_permissions_of_an_ordinary_new_file(tmp_path):
         assert stat.S_IMODE(path.stat().st_mode) == 0o640  # not the 0600 of a temporary file
     finally:
         os.umask(old)
+
+
+# ------------------------------------------------------------------------------------------
+# several optimisers (adversarial training)
+
+
+class _Pair(nn.Module):
+    """A toy generator/critic pair: G maps noise to points, D scores them."""
+
+    def __init__(self):
+        super().__init__()
+        self.G, self.D = nn.Linear(2, 2), nn.Sequential(nn.Linear(2, 4), nn.Tanh(), nn.Linear(4, 1))
+
+
+def _pair_opts(m: _Pair) -> dict:
+    return {"G": torch.optim.Adam(m.G.parameters(), lr=2e-3, betas=(0.5, 0.999)),
+            "D": torch.optim.Adam(m.D.parameters(), lr=2e-3, betas=(0.5, 0.999))}
+
+
+def _pair_step(m: _Pair, real: torch.Tensor, opts: dict):
+    """One G step then one D step on the detached fake; the noise comes from the global generator."""
+    fake = m.G(torch.randn(real.shape))
+    opts["G"].zero_grad(set_to_none=True)
+    g_loss = ((m.D(fake) - 1) ** 2).mean()
+    g_loss.backward()
+    opts["G"].step()
+    opts["D"].zero_grad(set_to_none=True)
+    d_loss = ((m.D(real) - 1) ** 2).mean() + (m.D(fake.detach()) ** 2).mean()
+    d_loss.backward()
+    opts["D"].step()
+    return g_loss + d_loss, {"g": g_loss.detach(), "d": d_loss.detach()}
+
+
+def _pair_batch(step: int) -> torch.Tensor:
+    return torch.randn(8, 2, generator=torch.Generator().manual_seed(step)) + 3.0
+
+
+PAIR_CFG = dict(steps=17, lr=2e-3, lr_linear=(8, 16), checkpoint_every=4, log_every=3, seed=3)
+
+
+def _pair_train(m, cfg, **kw):
+    return train(m, None, _pair_batch, cfg, device="cpu", progress=False, optimizer=_pair_opts(m), step_fn=_pair_step, **kw)
+
+
+def test_several_optimisers_resume_exactly_with_their_states_and_the_rng(tmp_path):
+    cfg = TrainConfig(**PAIR_CFG)
+    torch.manual_seed(0)
+    reference = _Pair()
+    init = {k: v.clone() for k, v in reference.state_dict().items()}
+    h_ref = _pair_train(reference, cfg)
+    assert h_ref["step"] == [3, 6, 9, 12, 15, 17] and len(h_ref["g"]) == len(h_ref["d"]) == 6
+
+    ckpt = tmp_path / "pair.ckpt"
+    first = _Pair()
+    first.load_state_dict(init)
+    _pair_train(first, cfg, checkpoint_path=ckpt, stop_after=6)
+    state = torch.load(ckpt, weights_only=True)
+    assert sorted(state["optimizers"]) == ["D", "G"] and state["step"] == 6
+    assert all(s["state"] for s in state["optimizers"].values())  # Adam moments of both are kept
+    torch.manual_seed(123)  # a new process would start from another RNG state
+    resumed = _Pair()
+    resumed.load_state_dict(init)  # overwritten by the checkpoint anyway
+    h = _pair_train(resumed, cfg, checkpoint_path=ckpt)
+    assert weights_equal(resumed, reference)
+    assert h["g"] == h_ref["g"] and h["lr"] == h_ref["lr"]
+
+
+def test_the_schedule_reaches_every_optimiser_and_decays_linearly():
+    cfg = TrainConfig(**PAIR_CFG)
+    seen = []
+
+    def step(m, batch, opts):
+        seen.append((opts["G"].param_groups[0]["lr"], opts["D"].param_groups[0]["lr"]))
+        return _pair_step(m, batch, opts)
+
+    torch.manual_seed(0)
+    m = _Pair()
+    train(m, None, _pair_batch, cfg, device="cpu", progress=False, optimizer=_pair_opts(m), step_fn=step)
+    expected = [2e-3 * lr_factor(s, (), 0.1, (8, 16)) for s in range(cfg.steps)]
+    assert [g for g, _ in seen] == pytest.approx(expected) and [d for _, d in seen] == pytest.approx(expected)
+    # constant up to step 7; from step 8 on 1 - (s + 1 - 8) / 9: 8/9 at step 8, 0 from step 16 on
+    assert expected[7] == pytest.approx(2e-3) and expected[8] == pytest.approx(2e-3 * 8 / 9)
+    assert expected[16] == 0.0
+
+
+def test_step_mode_arguments_are_checked():
+    m = _Pair()
+    cfg = TrainConfig(steps=2, lr=1e-3)
+    with pytest.raises(TypeError, match="not both"):
+        train(m, lambda m, b: m.G(b).sum(), _pair_batch, cfg, device="cpu", optimizer=_pair_opts(m), step_fn=_pair_step)
+    with pytest.raises(TypeError, match="mapping"):
+        train(m, None, _pair_batch, cfg, device="cpu", optimizer=torch.optim.SGD(m.parameters(), lr=1.0),
+              step_fn=_pair_step)
+    with pytest.raises(ValueError, match="grad_clip"):
+        train(m, None, _pair_batch, TrainConfig(steps=2, lr=1e-3, grad_clip=1.0), device="cpu",
+              optimizer=_pair_opts(m), step_fn=_pair_step)
+    with pytest.raises(ValueError, match="lr_linear"):
+        TrainConfig(steps=2, lr=1e-3, lr_linear=(5, 3))
+
+
+def test_a_checkpoint_with_other_optimisers_is_refused(tmp_path):
+    ckpt = tmp_path / "pair.ckpt"
+    cfg = TrainConfig(**PAIR_CFG)
+    m = _Pair()
+    _pair_train(m, cfg, checkpoint_path=ckpt, stop_after=4)
+    only_g = {"G": torch.optim.Adam(m.G.parameters(), lr=1e-3)}
+    with pytest.raises(ValueError, match=r"holds the optimisers \['D', 'G'\]"):
+        train(m, None, _pair_batch, cfg, device="cpu", progress=False, optimizer=only_g, step_fn=_pair_step,
+              checkpoint_path=ckpt)

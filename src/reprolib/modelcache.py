@@ -16,7 +16,8 @@ from torch import nn
 
 from reprolib.config import cache_dir, get_device, get_profile, seed_everything
 from reprolib.progress import report, task
-from reprolib.train import _MODEL_FORMAT, RETRAIN_ENV, TrainConfig, _is_int, atomic_torch_save, train
+from reprolib.files import atomic_torch_save
+from reprolib.train import _MODEL_FORMAT, RETRAIN_ENV, TrainConfig, _is_int, train
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 

@@ -209,7 +209,7 @@ def write_results(
     Floats are rounded to 6 significant digits; NaN or infinity anywhere raises ValueError (and
     nothing is written).
     """
-    from reprolib.train import atomic_write
+    from reprolib.files import atomic_write
 
     _check_profile(profile)
     path = results_path(chapter, profile, directory)

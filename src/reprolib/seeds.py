@@ -74,7 +74,7 @@ def seed_study(runs: Mapping[int, Mapping[str, Any]]) -> dict[str, Any]:
 
 def write_seed_study(study: Mapping[str, Any], directory: str | os.PathLike | None = None) -> Path:
     """Write a :func:`seed_study` to its file atomically; returns the path."""
-    from reprolib.train import atomic_write
+    from reprolib.files import atomic_write
 
     path = seed_study_path(study["chapter"], study["profile"], directory)
     text = compact_number_lists(json.dumps(_clean(dict(study), "seed study"), indent=1, ensure_ascii=False,

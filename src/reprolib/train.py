@@ -26,25 +26,23 @@ import math
 import os
 import random
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Callable, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import torch
 from torch import nn
 
 from reprolib.config import get_device, seed_everything
+from reprolib.files import atomic_torch_save
 from reprolib.progress import Steps
 
 __all__ = [
     "TrainConfig",
     "train",
     "show_progress",
-    "atomic_write",
-    "atomic_torch_save",
     "lr_factor",
     "QUIET_ENV",
     "RETRAIN_ENV",
@@ -57,7 +55,7 @@ RETRAIN_ENV = "REPROLIB_RETRAIN"
 # between an interrupted run and its resumption (e.g. to train longer); all other fields may not.
 _RESUMABLE_FIELDS = ("steps", "checkpoint_every", "log_every")
 _RESERVED_KEYS = ("step", "loss", "lr", "wall_seconds", "steps_per_second")
-_CHECKPOINT_FORMAT = 1
+_CHECKPOINT_FORMAT = 2  # 2: the states of several named optimisers
 _MODEL_FORMAT = 1
 
 
@@ -93,6 +91,9 @@ class TrainConfig:
         lr_milestones: strictly increasing step indices; from step ``m`` on, the learning rate is
             multiplied by the corresponding gamma (like ``torch.optim.lr_scheduler.MultiStepLR``).
         lr_gamma: one factor for every milestone, or a sequence with one factor per milestone.
+        lr_linear: ``(start, end)``: the rate stays constant before step ``start`` and then falls linearly,
+            reaching zero after step ``end`` (the pix2pix / BicycleGAN "linear" policy); combines with the
+            milestones by multiplication.
         grad_clip: if set, clip the global gradient L2 norm to this value before each step.
         checkpoint_every: write a checkpoint every this many steps (``None``: only at the end).
             Only used when :func:`train` gets a ``checkpoint_path``.
@@ -112,6 +113,7 @@ class TrainConfig:
     optimizer: str = "adam"
     lr_milestones: tuple[int, ...] = ()
     lr_gamma: float | tuple[float, ...] = 0.1
+    lr_linear: tuple[int, int] | None = None
     grad_clip: float | None = None
     checkpoint_every: int | None = 500
     log_every: int = 10
@@ -158,6 +160,12 @@ class TrainConfig:
             object.__setattr__(self, "lr_gamma", tuple(float(x) for x in g))
         elif not _is_real(g) or not math.isfinite(g) or g <= 0:
             raise bad("lr_gamma", "a positive finite number or one per milestone")
+        lin = self.lr_linear
+        if lin is not None:
+            if not isinstance(lin, (tuple, list)) or len(lin) != 2 or not all(_is_int(x) and x >= 0 for x in lin) \
+                    or lin[1] < lin[0]:
+                raise bad("lr_linear", "None or a pair of step indices (start, end) with 0 <= start <= end")
+            object.__setattr__(self, "lr_linear", (int(lin[0]), int(lin[1])))
         if self.grad_clip is not None and (
             not _is_real(self.grad_clip) or not math.isfinite(self.grad_clip) or self.grad_clip <= 0
         ):
@@ -182,22 +190,27 @@ class TrainConfig:
         return json.loads(json.dumps(d))
 
 
-def lr_factor(step: int, milestones: tuple[int, ...], gamma: float | tuple[float, ...]) -> float:
-    """Multiplier of the initial learning rate at 0-based ``step`` under step decay.
+def lr_factor(step: int, milestones: tuple[int, ...], gamma: float | tuple[float, ...],
+              linear: tuple[int, int] | None = None) -> float:
+    """Multiplier of the initial learning rate at 0-based ``step`` under step decay (and linear decay).
 
     The rate is multiplied by ``gamma[i]`` from step ``milestones[i]`` on (all milestones reached so
-    far apply). Being a pure function of ``step``, the schedule resumes exactly.
+    far apply). With ``linear = (start, end)`` it is also multiplied by ``1 - (step + 1 - start) / (end -
+    start + 1)`` from ``start`` on (zero from ``end`` on). Being a pure function of ``step``, the schedule
+    resumes exactly.
     """
     gammas = gamma if isinstance(gamma, tuple) else (gamma,) * len(milestones)
     f = 1.0
     for m, g in zip(milestones, gammas):
         if step >= m:
             f *= g
+    if linear is not None and step >= linear[0]:
+        f *= max(0.0, 1.0 - (step + 1 - linear[0]) / (linear[1] - linear[0] + 1))
     return f
 
 
 # ----------------------------------------------------------------------------------------------
-# progress display and atomic files
+# progress display
 
 
 def show_progress(progress: bool | None = None) -> bool:
@@ -225,64 +238,6 @@ def show_progress(progress: bool | None = None) -> bool:
         return sys.stderr.isatty()
     except (AttributeError, ValueError):
         return False
-
-
-def _umask() -> int:
-    """The process's umask, read without changing it (Linux: /proc; elsewhere set and restored at once)."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except OSError:
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> Path:
-    """Write a file so that readers only ever see the old or the complete new contents.
-
-    ``write(f)`` writes to a temporary file in the same folder, which is flushed, fsync'ed and then
-    renamed over ``path`` with :func:`os.replace` (atomic on POSIX and Windows). If ``write`` raises,
-    the temporary file is removed and ``path`` is left untouched.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # the permissions of a file made by open(), not mkstemp's 0600
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    if hasattr(os, "O_DIRECTORY"):  # make the rename itself durable (POSIX)
-        try:
-            dfd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-            try:
-                os.fsync(dfd)
-            finally:
-                os.close(dfd)
-        except OSError:
-            pass
-    return path
-
-
-def atomic_torch_save(obj: Any, path: str | os.PathLike) -> Path:
-    """``torch.save(obj, path)`` through :func:`atomic_write`."""
-    return atomic_write(path, lambda f: torch.save(obj, f))
-
-
-# ----------------------------------------------------------------------------------------------
-# RNG states as tensors / plain containers, so checkpoints load with weights_only=True
 
 
 def _rng_state(device: torch.device) -> dict[str, Any]:
@@ -393,16 +348,35 @@ def _empty_history() -> dict[str, Any]:
     return {"step": [], "loss": [], "lr": [], "wall_seconds": 0.0, "steps_per_second": 0.0}
 
 
+def _check_step_mode(loss_fn, step_fn, optimizer, cfg):
+    """The optimisers of a run: ``{"": optimizer}`` for the usual mode, the given mapping with ``step_fn``."""
+    if step_fn is None:
+        if not callable(loss_fn):
+            raise TypeError("loss_fn must be a callable (or pass step_fn= with a mapping of optimizers)")
+        if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
+            raise TypeError("optimizer must be a torch.optim.Optimizer; a mapping of several needs step_fn=")
+        return None
+    if loss_fn is not None or not callable(step_fn):
+        raise TypeError("give either loss_fn or step_fn (a callable), not both")
+    if not isinstance(optimizer, Mapping) or not optimizer or not all(
+            isinstance(k, str) and k and isinstance(o, torch.optim.Optimizer) for k, o in optimizer.items()):
+        raise TypeError("step_fn needs optimizer= a non-empty mapping {name: torch.optim.Optimizer}")
+    if cfg.grad_clip is not None:
+        raise ValueError("cfg.grad_clip is not applied with step_fn: clip inside step_fn, before its optimiser steps")
+    return dict(optimizer)
+
+
 def train(
     model: nn.Module,
-    loss_fn: Callable[[nn.Module, Any], Any],
+    loss_fn: Callable[[nn.Module, Any], Any] | None,
     get_batch: Callable[[int], Any],
     cfg: TrainConfig,
     device: str | torch.device | None = None,
     checkpoint_path: str | os.PathLike | None = None,
     progress: bool | None = None,
-    optimizer: torch.optim.Optimizer | None = None,
+    optimizer: torch.optim.Optimizer | Mapping[str, torch.optim.Optimizer] | None = None,
     *,
+    step_fn: Callable[[nn.Module, Any, Mapping[str, torch.optim.Optimizer]], Any] | None = None,
     stop_after: int | None = None,
     desc: str = "train",
 ) -> dict[str, Any]:
@@ -411,6 +385,12 @@ def train(
     Each step ``s = 0 .. cfg.steps-1``: ``batch = get_batch(s)`` (moved to ``device``), ``loss_fn(model,
     batch)`` under autocast on CUDA, backward, optional gradient clipping, an optimiser step with the
     learning rate ``cfg.lr * lr_factor(s, ...)``.
+
+    **Several optimisers** (adversarial training): pass ``loss_fn=None``, ``optimizer={name: optimiser}``
+    and ``step_fn(model, batch, optimizers)``, which does the step's backward passes and optimiser steps
+    itself and returns what ``loss_fn`` would (its loss is only recorded). The loop sets every optimiser's
+    rate by the schedule, and checkpoints and restores all of their states with the RNG, so resume stays
+    exact. Autocast and ``cfg.grad_clip`` are not applied in this mode.
 
     Args:
         model: the network; moved to ``device`` and put in train mode. Left in eval mode at the end.
@@ -426,7 +406,9 @@ def train(
         progress: show a tqdm bar (``None``: automatic, see :func:`show_progress`).
         optimizer: use this optimiser instead of building Adam/AdamW from ``cfg`` (``cfg.lr``,
             ``betas``, ``weight_decay`` and ``optimizer`` are then not used; the step decay of each
-            parameter group's initial rate and gradient clipping still apply).
+            parameter group's initial rate and gradient clipping still apply); with ``step_fn``, a mapping
+            of named optimisers.
+        step_fn: see above.
         stop_after: stop once this many steps are done in total (writing a checkpoint), as if
             interrupted; a later call with the same ``checkpoint_path`` continues.
         desc: label of the progress bar.
@@ -442,17 +424,19 @@ def train(
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     if not isinstance(cfg, TrainConfig):
         raise TypeError(f"cfg must be a TrainConfig, got {type(cfg).__name__}")
-    if not callable(loss_fn) or not callable(get_batch):
-        raise TypeError("loss_fn and get_batch must be callables")
+    if not callable(get_batch):
+        raise TypeError("get_batch must be a callable")
+    optimizers = _check_step_mode(loss_fn, step_fn, optimizer, cfg)
     if stop_after is not None and (not _is_int(stop_after) or stop_after < 1):
         raise ValueError(f"stop_after must be None or an integer >= 1, got {stop_after!r}")
     device = get_device(device)
     use_amp, amp_dtype = _amp_setup(cfg, device)
+    use_amp = use_amp and step_fn is None
     channels_last = cfg.channels_last and device.type == "cuda"
     model.to(device=device, memory_format=torch.channels_last if channels_last else torch.preserve_format)
-    if optimizer is None:
-        optimizer = _build_optimizer(model, cfg)
-    base_lrs = [float(g["lr"]) for g in optimizer.param_groups]
+    if optimizers is None:
+        optimizers = {"": optimizer if optimizer is not None else _build_optimizer(model, cfg)}
+    base_lrs = {k: [float(g["lr"]) for g in o.param_groups] for k, o in optimizers.items()}
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
     fingerprint = cfg.fingerprint()
     ckpt = Path(checkpoint_path) if checkpoint_path is not None else None
@@ -464,7 +448,8 @@ def train(
     if ckpt is not None and ckpt.exists():
         state = torch.load(ckpt, map_location="cpu", weights_only=True)
         if state.get("format") != _CHECKPOINT_FORMAT:
-            raise ValueError(f"{ckpt} is not a reprolib training checkpoint (format {state.get('format')!r})")
+            raise ValueError(f"{ckpt} is not a reprolib training checkpoint of this version (format "
+                             f"{state.get('format')!r}, expected {_CHECKPOINT_FORMAT}); delete it to start afresh")
         diff = _fingerprint_diff(state["cfg"], fingerprint)
         if diff:
             raise ValueError(
@@ -475,12 +460,16 @@ def train(
         start = int(state["step"])
         if start > cfg.steps:
             raise ValueError(f"The checkpoint {ckpt} is at step {start}, beyond cfg.steps={cfg.steps}.")
+        if sorted(state["optimizers"]) != sorted(optimizers):
+            raise ValueError(f"The checkpoint {ckpt} holds the optimisers {sorted(state['optimizers'])}, this run "
+                             f"has {sorted(optimizers)}.")
         try:
             model.load_state_dict(state["model"])
         except RuntimeError as e:
             raise RuntimeError(f"The checkpoint {ckpt} does not fit this model: {e}") from e
-        optimizer.load_state_dict(state["optimizer"])
-        base_lrs = [float(x) for x in state["scheduler"]["base_lrs"]]
+        for k, o in optimizers.items():
+            o.load_state_dict(state["optimizers"][k])
+        base_lrs = {k: [float(x) for x in v] for k, v in state["scheduler"]["base_lrs"].items()}
         if state["scaler"]:
             scaler.load_state_dict(state["scaler"])
         history = state["history"]
@@ -489,7 +478,7 @@ def train(
         _set_rng_state(state["rng"], device)
     else:
         seed_everything(cfg.seed)
-    if len(base_lrs) != len(optimizer.param_groups):
+    if any(len(base_lrs[k]) != len(o.param_groups) for k, o in optimizers.items()):
         raise ValueError("The optimizer's parameter groups do not match the checkpoint's.")
 
     def save_checkpoint(step: int) -> None:
@@ -503,8 +492,8 @@ def train(
                 "cfg": fingerprint,
                 "cfg_sha256": hashlib.sha256(json.dumps(fingerprint, sort_keys=True).encode()).hexdigest(),
                 "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "scheduler": {"base_lrs": list(base_lrs), "milestones": list(cfg.lr_milestones)},
+                "optimizers": {k: o.state_dict() for k, o in optimizers.items()},
+                "scheduler": {"base_lrs": base_lrs, "milestones": list(cfg.lr_milestones)},
                 "scaler": scaler.state_dict() if scaler.is_enabled() else {},
                 "history": history,
                 "window": {"sums": {k: float(v) for k, v in sums.items()}, "counts": dict(counts)},
@@ -542,19 +531,24 @@ def train(
     steps_line = Steps(cfg.steps, start=start)  # the build's progress lines (reprolib.progress); off elsewhere
     try:
         for step in range(start, end):
-            factor = lr_factor(step, cfg.lr_milestones, cfg.lr_gamma)
-            for group, base in zip(optimizer.param_groups, base_lrs):
-                group["lr"] = base * factor
+            factor = lr_factor(step, cfg.lr_milestones, cfg.lr_gamma, cfg.lr_linear)
+            for k, o in optimizers.items():
+                for group, base in zip(o.param_groups, base_lrs[k]):
+                    group["lr"] = base * factor
             batch = _to_device(get_batch(step), device, channels_last)
-            optimizer.zero_grad(set_to_none=True)
-            with torch.autocast(device_type=device.type, dtype=amp_dtype, enabled=use_amp):
-                loss, logs = _split_loss(loss_fn(model, batch), step)
-            scaler.scale(loss).backward()
-            if cfg.grad_clip is not None:
-                scaler.unscale_(optimizer)
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            scaler.step(optimizer)
-            scaler.update()
+            if step_fn is not None:
+                loss, logs = _split_loss(step_fn(model, batch, optimizers), step)
+            else:
+                optimizer = optimizers[""]
+                optimizer.zero_grad(set_to_none=True)
+                with torch.autocast(device_type=device.type, dtype=amp_dtype, enabled=use_amp):
+                    loss, logs = _split_loss(loss_fn(model, batch), step)
+                scaler.scale(loss).backward()
+                if cfg.grad_clip is not None:
+                    scaler.unscale_(optimizer)
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+                scaler.step(optimizer)
+                scaler.update()
 
             # accumulate on the device; .item() (a GPU sync) happens only when recording
             sums["loss"] = sums.get("loss", 0.0) + loss.detach().float()
@@ -564,7 +558,7 @@ def train(
                 counts[k] = counts.get(k, 0) + 1
             done = step + 1
             if done % cfg.log_every == 0 or done == cfg.steps:
-                record(done, optimizer.param_groups[0]["lr"])
+                record(done, next(iter(optimizers.values())).param_groups[0]["lr"])
                 bar.set_postfix(loss=f"{history['loss'][-1]:.4g}", refresh=False)
             bar.update(1)
             steps_line.update(done, history["loss"][-1] if history["loss"] else None)
