@@ -6,7 +6,7 @@ import time
 import pytest
 import torch
 
-from reprolib import nearest_bins, quantize
+from reprolib import nearest_bins
 from reprolib.color import rgb_to_lab
 from reprolib.quantize import AB_BINS_TABLE, CAFFE_T, PAPER_T, ab_bins, annealed_mean, decode_index, distribution_mean, distribution_mode, empirical_prior, encode_nearest, grid_bins, in_gamut_grid, naive_gamut_bins, pixel_weights, rebalance_weights, smooth_prior, soft_encode, soft_encode_topk
 
