@@ -78,3 +78,70 @@ def test_latent_recovery_error():
     assert latent_recovery_error(z, z + torch.tensor([[0.5, -0.5], [0.0, 0.0]])).tolist() == [0.5, 0.0]
     with pytest.raises(ValueError, match=r"\(N, nz\)"):
         latent_recovery_error(z, z[:, :1])
+
+
+# ------------------------------------------------------------------------------------------
+# which mode a region took
+
+
+def _scenes(n=24, size=32, seed=3):
+    from reprolib.color import rgb_to_l_ab
+    from reprolib.data import ColorWorld
+
+    world = ColorWorld(n=n, size=size, seed=seed)
+    rendered = world.batch(range(n))
+    return world, rendered, rgb_to_l_ab(rendered["rgb"])[1]
+
+
+def test_the_ground_truth_gives_back_its_drawn_modes():
+    """Real colours are the mode plus a jitter of at most 7.5 and noise of at most 2.5 ab (ColorWorld), so the
+    median of a region lies within 10 of its mode, inside the 15-ab radius: the assignment must be exact."""
+    from reprolib.metrics.diversity import scene_region_modes
+    from reprolib.metrics.diversity import NO_REGION
+
+    world, rendered, ab = _scenes()
+    got = scene_region_modes(world, rendered, ab)
+    judged = got["objects"] != NO_REGION
+    assert int(judged.sum()) >= 24  # at least one judged object per image on average
+    assert torch.equal(got["objects"][judged], rendered["modes"][judged])
+    ground = got["ground"] != NO_REGION
+    assert int(ground.sum()) >= 12 and torch.equal(got["ground"][ground], rendered["background_modes"][ground, 1])
+    # regions too small to judge are exactly the absent or tiny ones
+    sizes = rendered["masks"].flatten(2).sum(-1)
+    assert torch.equal(~judged, sizes < 8)
+
+
+def test_the_oracle_samples_take_the_redrawn_modes():
+    from reprolib.data.oracle import redraw_colours
+    from reprolib.metrics.diversity import scene_region_modes
+    from reprolib.color import rgb_to_l_ab
+
+    world, rendered, _ = _scenes()
+    params = redraw_colours(world, world.sample_params(list(range(24))), seed=5)
+    again = world.render(params)
+    got = scene_region_modes(world, again, rgb_to_l_ab(again["rgb"])[1])
+    judged = got["objects"] >= 0
+    assert torch.equal(got["objects"][judged], again["modes"][judged])
+    assert not torch.equal(again["modes"], rendered["modes"])  # the modes were drawn anew
+
+
+def test_a_colour_far_from_every_mode_is_off_mode():
+    from reprolib.metrics.diversity import NO_REGION, OFF_MODE, region_modes
+
+    modes = torch.tensor([[40.0, 0.0], [-40.0, 0.0]])
+    ab = torch.zeros(3, 2, 4, 4)
+    ab[0, 0] = 38.0  # 2 from the first mode
+    ab[1, 1] = 30.0  # 50 from both
+    mask = torch.ones(3, 4, 4, dtype=torch.bool)
+    mask[2] = False
+    mask[2, 0, :3] = True  # 3 pixels: too few
+    assert region_modes(ab, mask, modes).tolist() == [0, OFF_MODE, NO_REGION]
+    # the median ignores a few bled pixels that a mean would follow
+    ab2 = torch.full((1, 2, 4, 4), 0.0)
+    ab2[0, 0] = -40.0
+    ab2[0, 0, 0, :3] = 100.0
+    assert region_modes(ab2, torch.ones(1, 4, 4, dtype=torch.bool), modes).tolist() == [1]
+    with pytest.raises(ValueError, match="bool"):
+        region_modes(ab, mask.float(), modes)
+    with pytest.raises(ValueError, match=r"\(M, 2\)"):
+        region_modes(ab, mask, torch.zeros(3))

@@ -6,6 +6,9 @@ distribution is known (ColorWorld), how well their samples match it.
   default, as in the paper's Fig. 4.6, or any function of two image batches.
 * :func:`random_pairs_diversity`: the same distance between pairs of different real images, the ceiling the
   paper sets beside the models.
+* :func:`region_modes`: which true colour mode a region of each image took (the median colour of the region,
+  nearest mode within a radius), or none of them: the unit of every mode-frequency measure;
+  :func:`scene_region_modes` does it for every object and the ground of rendered ColorWorld scenes.
 * :func:`mode_frequencies`, :func:`tv_distance`, :func:`tv_floor`: how often each true mode is generated,
   against the true probabilities, in total variation; a perfect sampler with n draws is not at 0 but at
   :func:`tv_floor`, the expected distance of n draws' frequencies from the probabilities.
@@ -23,7 +26,11 @@ import torch
 
 Distance = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
-__all__ = ["lpips_v0_alex", "sample_diversity", "random_pairs_diversity", "mode_frequencies", "tv_distance",
+OFF_MODE = -1  # region_modes: the region's colour lies near none of the modes
+NO_REGION = -2  # region_modes: the region is absent or too small to judge
+
+__all__ = ["lpips_v0_alex", "sample_diversity", "random_pairs_diversity", "region_modes", "scene_region_modes", "OFF_MODE", "NO_REGION",
+           "mode_frequencies", "tv_distance",
            "tv_floor", "mode_coverage", "expected_coverage", "latent_recovery_error"]
 
 
@@ -61,6 +68,62 @@ def random_pairs_diversity(images: torch.Tensor, pairs: int, generator: torch.Ge
     i = torch.randint(0, n, (pairs,), generator=generator)
     j = (i + torch.randint(1, n, (pairs,), generator=generator)) % n  # never i itself
     return distance(images[i], images[j]).to(torch.float64).flatten()
+
+
+def region_modes(ab: torch.Tensor, masks: torch.Tensor, modes: torch.Tensor, radius: float = 15.0,
+                 min_pixels: int = 8) -> torch.Tensor:
+    """The mode each image's region took: (N,) long.
+
+    ``ab`` (N, 2, H, W) in ab units, ``masks`` (N, H, W) bool (the region in each image), ``modes`` (M, 2) the
+    region's true modes. The region's colour is the per-channel median of its pixels (robust to a few bled or
+    blotchy pixels); it takes the nearest mode if that lies within ``radius``, else :data:`OFF_MODE`.
+    Regions with fewer than ``min_pixels`` pixels get :data:`NO_REGION`.
+    """
+    if not isinstance(ab, torch.Tensor) or ab.dim() != 4 or ab.shape[1] != 2:
+        raise ValueError(f"ab must be (N, 2, H, W), got {tuple(ab.shape) if isinstance(ab, torch.Tensor) else ab!r}")
+    if masks.shape != (ab.shape[0], *ab.shape[2:]) or masks.dtype != torch.bool:
+        raise ValueError(f"masks must be a bool (N, H, W) = {(ab.shape[0], *ab.shape[2:])} tensor, got "
+                         f"{masks.dtype} {tuple(masks.shape)}")
+    modes = torch.as_tensor(modes, dtype=torch.float64)
+    if modes.dim() != 2 or modes.shape[1] != 2 or modes.shape[0] < 1:
+        raise ValueError(f"modes must be (M, 2) ab points, got {tuple(modes.shape)}")
+    out = torch.full((ab.shape[0],), NO_REGION, dtype=torch.int64)
+    for i in range(ab.shape[0]):
+        m = masks[i]
+        if int(m.sum()) < min_pixels:
+            continue
+        colour = ab[i][:, m].to(torch.float64).median(dim=1).values  # (2,)
+        d = (modes - colour).norm(dim=1)
+        out[i] = int(d.argmin()) if float(d.min()) <= radius else OFF_MODE
+    return out
+
+
+def scene_region_modes(world, rendered: dict, ab: torch.Tensor, radius: float = 15.0,
+                       min_pixels: int = 8) -> dict:
+    """Which true mode every region of rendered ColorWorld scenes took in the colours ``ab`` (N, 2, H, W).
+
+    ``rendered`` is what ``world.render`` / ``world.batch`` returned for the same scenes (their visible
+    object masks and classes, their ground). Returns ``{"objects": (N, M) long, "ground": (N,) long}``: per
+    object slot the index of the mode of its class that the slot's median colour lies within ``radius`` of,
+    :data:`OFF_MODE` (-1) if none, :data:`NO_REGION` (-2) for an empty slot or a region under ``min_pixels``
+    pixels; the same for the ground (the background below the horizon, objects excluded). The rendered ground
+    truth itself gives back its drawn modes (``tests/test_diversity.py``).
+    """
+    masks, classes = rendered["masks"], rendered["classes"]
+    n, m = classes.shape
+    if ab.shape[0] != n or ab.shape[2:] != masks.shape[2:]:
+        raise ValueError(f"ab {tuple(ab.shape)} does not match the rendered scenes ({n} images of "
+                         f"{tuple(masks.shape[2:])} pixels)")
+    objects = torch.full((n, m), NO_REGION, dtype=torch.int64)
+    for c in range(world.num_classes):
+        modes, _ = world.true_ab_distribution(c)
+        for slot in range(m):
+            rows = (classes[:, slot] == c).nonzero().flatten()
+            if len(rows):
+                objects[rows, slot] = region_modes(ab[rows], masks[rows, slot], modes, radius, min_pixels)
+    ground_mask = rendered["background"].bool() & ~masks.any(1)
+    ground_modes, _ = world.true_background_distribution("ground")
+    return {"objects": objects, "ground": region_modes(ab, ground_mask, ground_modes, radius, min_pixels)}
 
 
 def mode_frequencies(modes: torch.Tensor, n_modes: int) -> torch.Tensor:
