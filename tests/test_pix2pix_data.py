@@ -15,7 +15,8 @@ import pytest
 import torch
 from PIL import Image
 
-from reprolib.data.pix2pix import AlignedPairs, ArchiveError, download_pix2pix, safe_extract, split_pair
+from reprolib.data.pix2pix import AlignedPairs, download_pix2pix, split_pair
+from reprolib.download import ArchiveError, safe_extract
 
 SIDE = 16  # each half is 16 x 16, whole JPEG blocks; saved without chroma subsampling, so the halves do not bleed
 JPEG_TOL = 6 / 127.5  # a few 8-bit levels, on the [-1, 1] scale

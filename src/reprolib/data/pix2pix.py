@@ -15,8 +15,8 @@ training. Values are mapped to [-1, 1] (the reference's ``Normalize(0.5, 0.5)``)
 the released generators take and produce (tanh). A 1-channel side (the edge maps, ``input_nc=1``) is the
 image's ITU-R 601 luma, Pillow's ``convert("L")``, as torchvision's ``Grayscale(1)`` computes it.
 
-:func:`safe_extract` unpacks an archive after checking every member (no absolute paths, no ``..``, no links or
-device files); :func:`download_pix2pix` downloads and unpacks one dataset. Nothing downloads unless it is
+:func:`download_pix2pix` downloads one dataset and unpacks it with :func:`reprolib.download.safe_extract`
+(every member checked first: no absolute paths, no ``..``, no links or device files). Nothing downloads unless it is
 called; the tests use small archives they write themselves.
 """
 
@@ -24,9 +24,8 @@ from __future__ import annotations
 
 import json
 import os
-import tarfile
 import warnings
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -34,15 +33,13 @@ from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 
 from reprolib.data.folder import IMAGE_EXTENSIONS
-from reprolib.download import NETWORK_ERRORS, download_atomic
+from reprolib.download import NETWORK_ERRORS, ArchiveError, download_atomic, safe_extract
 
 __all__ = [
     "PIX2PIX_URL",
     "PIX2PIX_DATASETS",
     "SPLITS",
     "DIRECTIONS",
-    "ArchiveError",
-    "safe_extract",
     "download_pix2pix",
     "split_pair",
     "AlignedPairs",
@@ -64,57 +61,6 @@ PIX2PIX_DATASETS: dict[str, int] = {
 
 SPLITS = ("train", "val", "test")
 DIRECTIONS = ("AtoB", "BtoA")
-
-
-class ArchiveError(RuntimeError):
-    """A dataset archive could not be downloaded or unpacked, or it holds something unsafe or unexpected."""
-
-
-# ----------------------------------------------------------------------------------------------
-# unpacking and downloading
-
-
-def _unsafe(member: tarfile.TarInfo, dest: Path) -> str | None:
-    """Why ``member`` must not be unpacked into ``dest``, or None when it is a plain file or folder inside it."""
-    name = member.name.replace("\\", "/")
-    if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
-        return "it is an absolute path"
-    if ".." in PurePosixPath(name).parts:
-        return "its path climbs out with '..'"
-    if member.issym() or member.islnk():
-        return "it is a link"
-    if not (member.isfile() or member.isdir()):
-        return "it is a device file or a FIFO"
-    target = (dest / name).resolve()
-    if target != dest and dest not in target.parents:
-        return f"it would be written to {target}, outside {dest}"
-    return None
-
-
-def safe_extract(archive: str | os.PathLike, dest: str | os.PathLike) -> list[str]:
-    """Unpack the tar archive ``archive`` (any compression) into the folder ``dest``; return the member names.
-
-    Every member is checked before anything is written, so an archive with one bad member writes nothing:
-    absolute paths, ``..`` components, symbolic and hard links, device files and FIFOs raise
-    :class:`ArchiveError` naming the member. Python's own ``"data"`` extraction filter is applied on top.
-    """
-    dest = Path(dest).resolve()
-    dest.mkdir(parents=True, exist_ok=True)
-    try:
-        with tarfile.open(archive, mode="r:*") as tar:
-            members = tar.getmembers()
-            for member in members:
-                why = _unsafe(member, dest)
-                if why is not None:
-                    raise ArchiveError(f"refusing to unpack {archive}: its member {member.name!r} is unsafe ({why}); "
-                                       "expected only plain files and folders inside the target folder")
-            if hasattr(tarfile, "data_filter"):
-                tar.extractall(dest, members=members, filter="data")
-            else:  # pragma: no cover - Python older than 3.11.4; every member was checked above
-                tar.extractall(dest, members=members)
-    except (tarfile.TarError, EOFError, OSError) as err:
-        raise ArchiveError(f"cannot unpack {archive}: {err} (expected a tar or tar.gz archive)") from err
-    return [m.name for m in members]
 
 
 def _splits_in(folder: Path) -> list[str]:

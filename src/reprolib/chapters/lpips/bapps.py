@@ -24,11 +24,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tarfile
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -38,7 +37,7 @@ from torch.utils.data import Dataset
 
 from reprolib.chapters.lpips.agreement import DistanceFn, JNDResult, TwoAFCResult, evaluate_2afc, evaluate_jnd
 from reprolib.data.folder import IMAGE_EXTENSIONS
-from reprolib.download import NETWORK_ERRORS, download_atomic
+from reprolib.download import NETWORK_ERRORS, ArchiveError, download_atomic, safe_extract
 
 __all__ = [
     "BAPPS_BASE_URL",
@@ -48,7 +47,6 @@ __all__ = [
     "JND_SUBSETS",
     "BappsDownloadError",
     "download_bapps",
-    "safe_extract",
     "BAPPS2AFC",
     "BAPPSJND",
     "score_bapps",
@@ -108,7 +106,7 @@ _DOWNLOAD_HINT = (
 )
 
 
-class BappsDownloadError(RuntimeError):
+class BappsDownloadError(ArchiveError):
     """A BAPPS archive could not be downloaded, verified or unpacked."""
 
 
@@ -122,46 +120,6 @@ def _sha256(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
-
-
-def _checked_members(tar: tarfile.TarFile, dest: Path) -> list[tarfile.TarInfo]:
-    """Every member, after checking it is a plain file or folder that lands inside ``dest``."""
-    members = []
-    for m in tar.getmembers():
-        name = m.name
-        parts = PurePosixPath(name.replace("\\", "/")).parts
-        if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":") or ".." in parts:
-            raise BappsDownloadError(f"refusing to unpack {name!r}: the path leaves the target folder")
-        if not (m.isfile() or m.isdir()):
-            kind = "a link" if (m.issym() or m.islnk()) else "a special file"
-            raise BappsDownloadError(f"refusing to unpack {name!r}: it is {kind}; expected only files and folders")
-        target = (dest / name).resolve()
-        if target != dest and dest not in target.parents:
-            raise BappsDownloadError(f"refusing to unpack {name!r}: it would be written to {target}, outside {dest}")
-        members.append(m)
-    return members
-
-
-def safe_extract(archive: str | os.PathLike, dest: str | os.PathLike) -> list[str]:
-    """Unpack a tar archive (any compression) into ``dest``, refusing anything that could escape it.
-
-    Every member is checked *before* anything is written: absolute paths, ``..`` components, symbolic
-    and hard links, and device files or FIFOs are refused with :class:`BappsDownloadError`, so a
-    malicious archive writes nothing at all. Where Python has it, tarfile's ``"data"`` filter is applied
-    as a second line of defence. Returns the member names.
-    """
-    dest = Path(dest).resolve()
-    dest.mkdir(parents=True, exist_ok=True)
-    try:
-        with tarfile.open(archive, mode="r:*") as tar:
-            members = _checked_members(tar, dest)
-            if hasattr(tarfile, "data_filter"):
-                tar.extractall(dest, members=members, filter="data")
-            else:  # pragma: no cover - Python without extraction filters; members were checked above
-                tar.extractall(dest, members=members)
-    except (tarfile.TarError, EOFError, OSError) as err:
-        raise BappsDownloadError(f"cannot unpack {archive}: {err}") from err
-    return [m.name for m in members]
 
 
 def _download(url: str, dest: Path, timeout: float, progress: bool | None) -> None:
@@ -198,7 +156,7 @@ def download_bapps(
     ``force``. Each archive is downloaded to a temporary file, checked against its sha256 when one is
     known (``sha256={"val2afc": "..."}`` or :data:`BAPPS_ARCHIVES`; otherwise a warning reports the
     measured hash, which is also recorded in ``<root>/bapps_sha256.json``), unpacked with
-    :func:`safe_extract`, checked for the expected subset folders, and deleted (unless ``keep_archive``).
+    :func:`reprolib.download.safe_extract`, checked for the expected subset folders, and deleted (unless ``keep_archive``).
 
     Args:
         root: the BAPPS root folder (created if missing).
@@ -254,7 +212,10 @@ def download_bapps(
                 stacklevel=2,
             )
         _record_hash(root, archive.filename, digest)
-        safe_extract(path, root / archive.extract_to)
+        try:
+            safe_extract(path, root / archive.extract_to)
+        except ArchiveError as err:
+            raise BappsDownloadError(str(err)) from err
         if not _has_part(root, archive):
             missing = [s for s in archive.subsets if not (folder / s).is_dir()]
             raise BappsDownloadError(
