@@ -23,6 +23,31 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", "
 _GREY_MODES = ("1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F")
 
 
+def checked_index(i, n: int, owner: str, unit: str) -> int:
+    """``i`` as a non-negative index into ``n`` items (negative counts from the end), or a clear error naming
+    ``owner`` (the dataset's class) and ``unit`` (what it holds: "a folder", "a split")."""
+    if isinstance(i, bool) or not isinstance(i, (int, np.integer)):
+        raise TypeError(f"{owner} index must be an int, got {type(i).__name__}")
+    if not -n <= i < n:
+        raise IndexError(f"index {i} out of range for {unit} of {n} images")
+    return int(i) % n
+
+
+def crop_window(h: int, w: int, size: int, train: bool, seed: int | None, index: int,
+                flip: bool = True) -> tuple[int, int, bool]:
+    """``(top, left, flipped)`` of a ``size`` x ``size`` crop of an h x w image: centred and unflipped for
+    evaluation; for training uniform and mirrored half of the time, drawn from the global torch generator, or,
+    with a ``seed``, from a Philox stream keyed by (seed, index), so item ``index`` always gets the same crop."""
+    if not train:
+        return (h - size) // 2, (w - size) // 2, False
+    if seed is None:
+        u = torch.rand(3).tolist()
+    else:
+        u = np.random.Generator(np.random.Philox(key=np.array([seed, index], dtype=np.uint64))).random(3)
+    top, left = min(int(u[0] * (h - size + 1)), h - size), min(int(u[1] * (w - size + 1)), w - size)
+    return top, left, flip and bool(u[2] < 0.5)
+
+
 def _is_grey(im: Image.Image) -> bool:
     if im.mode in _GREY_MODES:
         return True
@@ -119,23 +144,11 @@ class ImageFolderColor(Dataset):
         return torch.from_numpy(array.copy()).permute(2, 0, 1).float().div_(255.0)
 
     def __getitem__(self, i: int) -> dict:
-        if isinstance(i, bool) or not isinstance(i, (int, np.integer)):
-            raise TypeError(f"ImageFolderColor index must be an int, got {type(i).__name__}")
-        if not -len(self) <= i < len(self):
-            raise IndexError(f"index {i} out of range for a folder of {len(self)} images")
-        i = int(i) % len(self)
+        i = checked_index(i, len(self), "ImageFolderColor", "a folder")
         image = self.load_resized(i)
         h, w = image.shape[1:]
         s = self.size
-        if self.train:
-            if self.seed is None:
-                u = torch.rand(3).tolist()
-            else:
-                u = np.random.Generator(np.random.Philox(key=np.array([self.seed, i], dtype=np.uint64))).random(3)
-            top, left = min(int(u[0] * (h - s + 1)), h - s), min(int(u[1] * (w - s + 1)), w - s)
-            flipped = bool(u[2] < 0.5)
-        else:
-            top, left, flipped = (h - s) // 2, (w - s) // 2, False
+        top, left, flipped = crop_window(h, w, s, self.train, self.seed, i)
         crop = image[:, top: top + s, left: left + s]
         if flipped:
             crop = crop.flip(-1)

@@ -32,7 +32,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 
-from reprolib.data.folder import IMAGE_EXTENSIONS
+from reprolib.data.folder import IMAGE_EXTENSIONS, checked_index, crop_window
 from reprolib.download import NETWORK_ERRORS, ArchiveError, download_atomic, safe_extract
 
 __all__ = [
@@ -240,26 +240,13 @@ class AlignedPairs(Dataset):
         return _to_tensor(src, self.input_nc, self.load_size), _to_tensor(tgt, self.output_nc, self.load_size)
 
     def __getitem__(self, i: int) -> dict:
-        if isinstance(i, bool) or not isinstance(i, (int, np.integer)):
-            raise TypeError(f"AlignedPairs index must be an int, got {type(i).__name__}")
-        if not -len(self) <= i < len(self):
-            raise IndexError(f"index {i} out of range for a split of {len(self)} images")
-        i = int(i) % len(self)
+        i = checked_index(i, len(self), "AlignedPairs", "a split")
         a, b = self.halves(i)
         side, s = a.shape[1], self.crop_size
         if s > side:
             raise ValueError(f"{self.files[i]}: its halves are {side} x {side} pixels, smaller than crop_size={s}; "
                              "set load_size or a smaller crop_size")
-        if self.train:
-            if self.seed is None:
-                u = torch.rand(3).tolist()
-            else:
-                u = np.random.Generator(np.random.Philox(key=np.array([self.seed, i], dtype=np.uint64))).random(3)
-            top, left = min(int(u[0] * (side - s + 1)), side - s), min(int(u[1] * (side - s + 1)), side - s)
-            flipped = self.flip and bool(u[2] < 0.5)
-        else:
-            top = left = (side - s) // 2
-            flipped = False
+        top, left, flipped = crop_window(side, side, s, self.train, self.seed, i, self.flip)
         a, b = a[:, top: top + s, left: left + s], b[:, top: top + s, left: left + s]
         if flipped:
             a, b = a.flip(-1), b.flip(-1)
