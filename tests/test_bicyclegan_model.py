@@ -48,7 +48,7 @@ def test_every_variant_steps_and_logs_its_own_losses(variant):
     assert changed == set(opts)  # every network with an optimiser moved, and only those
 
 
-def _recording(opts, net):
+def _recording(opts):
     """Wrap the optimisers' step so that the gradients at each step are recorded."""
     seen = {}
     for k, o in opts.items():
@@ -63,7 +63,7 @@ def _recording(opts, net):
 def test_the_discriminator_step_leaves_the_generators_gradients_untouched():
     net = _net("bicyclegan")
     opts = make_optimizers(net)
-    seen = _recording(opts, net)
+    seen = _recording(opts)
     train_step(net, _batch(), opts)
     now = [p.grad for p in net.G.parameters()]
     assert all(g is not None for g in seen["G"])
@@ -73,36 +73,39 @@ def test_the_discriminator_step_leaves_the_generators_gradients_untouched():
     assert all(g is not None and torch.isfinite(g).all() for g in seen["D"])
 
 
-def test_the_latent_loss_reaches_g_but_not_a_frozen_encoder():
+def test_the_latent_loss_reaches_g_but_not_a_frozen_encoder(monkeypatch):
     """E's gradients at its step are those of the image losses alone (sec. 4.3.5), G's include the latent loss."""
-    batch = _batch()
-    results = {}
-    for latent_weight in ("with", "without"):
+    import reprolib.models.bicyclegan as bg
+
+    batch, seen = _batch(), {}
+    for weight in (0.5, 0.0):
+        monkeypatch.setattr(bg, "LAMBDA_LATENT", weight)
         net = _net("bicyclegan")
         opts = make_optimizers(net)
-        seen = _recording(opts, net)
-        if latent_weight == "without":
-            import reprolib.models.bicyclegan as bg
-            old = bg.LAMBDA_LATENT
-            bg.LAMBDA_LATENT = 0.0
-            try:
-                torch.manual_seed(5)
-                train_step(net, batch, opts)
-            finally:
-                bg.LAMBDA_LATENT = old
-        else:
-            torch.manual_seed(5)
-            train_step(net, batch, opts)
-        results[latent_weight] = seen
-    same_e = all(torch.allclose(a, b, rtol=0, atol=0) for a, b in zip(results["with"]["E"], results["without"]["E"]))
-    same_g = all(torch.equal(a, b) for a, b in zip(results["with"]["G"], results["without"]["G"]))
-    assert same_e and not same_g
+        seen[weight] = _recording(opts)
+        torch.manual_seed(5)  # the same random code in both runs
+        train_step(net, batch, opts)
+    assert all(torch.equal(a, b) for a, b in zip(seen[0.5]["E"], seen[0.0]["E"]))
+    assert not all(torch.equal(a, b) for a, b in zip(seen[0.5]["G"], seen[0.0]["G"]))
+
+
+@pytest.mark.parametrize("encoder, where_add", [("conv", "all"), ("resnet", "input")])
+def test_the_ablations_of_table_41_build_and_train(encoder, where_add):
+    """E_CNN instead of E_ResNet, z at the input instead of in every layer: same step, other networks."""
+    net = BicycleGAN("bicyclegan", 32, nz=4, ngf=4, nef=4, ndf=4, d_layers=2, encoder=encoder, where_add=where_add)
+    default = _net("bicyclegan")
+    assert type(net.E).__name__ == ("ConvEncoder" if encoder == "conv" else "ResNetEncoder")
+    first = dict(net.G.named_parameters())["model.down.0.weight" if where_add == "all" else "model.model.0.weight"]
+    assert first.shape[1] == 1 + 4  # the grey channel and the 4 code channels enter the first convolution
+    assert sum(p.numel() for p in net.parameters()) != sum(p.numel() for p in default.parameters())
+    loss, logs = train_step(net, _batch(), make_optimizers(net))
+    assert torch.isfinite(loss) and "l1_latent" in logs
 
 
 def test_clr_gan_trains_its_encoder_with_the_latent_loss():
     net = _net("clr_gan")
     opts = make_optimizers(net)
-    seen = _recording(opts, net)
+    seen = _recording(opts)
     train_step(net, _batch(), opts)
     assert any(g is not None and g.abs().sum() > 0 for g in seen["E"])  # E's only signal is Eq. 4.7
 
