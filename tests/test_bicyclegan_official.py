@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from reprolib.chapters.bicyclegan import official
+from reprolib.chapters.bicyclegan.verdicts import hand_count_E, hand_count_G
 from reprolib.nn.latent import ResNetEncoder
 from reprolib.nn.unet import UNetZ
 from reprolib.weights import WeightsError
@@ -21,35 +22,14 @@ from reprolib.weights import WeightsError
 # ------------------------------------------------------------------ the parameter counts by hand
 
 
-def _conv(cin: int, cout: int, k: int) -> int:
-    return cin * cout * k * k + cout  # weight and bias; ConvTranspose2d has the same count
-
-
-def _hand_count_G(input_nc: int, nz: int = 8, ngf: int = 64, output_nc: int = 3) -> int:
-    """unet_256, add_all: eight levels; every down conv reads its level's input plus nz code channels."""
-    w = [ngf, 2 * ngf, 4 * ngf] + [8 * ngf] * 5           # the down convs' output widths, outside in
-    ins = [input_nc] + w[:-1]                              # what each level receives
-    down = sum(_conv(c + nz, o, 4) for c, o in zip(ins, w))
-    up = _conv(w[-1], ins[-1], 4)                          # innermost: no skip concatenated below it
-    up += sum(_conv(2 * w[i], ins[i], 4) for i in range(1, 7))  # skip doubles the width
-    up += _conv(2 * ngf, output_nc, 4)                     # outermost, into tanh
-    return down + up
-
-
-def _hand_count_E(nz: int = 8, nef: int = 64, input_nc: int = 3) -> int:
-    """resnet_256: a 4x4 conv, four residual blocks (two 3x3 convs and a 1x1 shortcut each), two linear heads."""
-    widths = [nef, 2 * nef, 3 * nef, 4 * nef, 4 * nef]
-    total = _conv(input_nc, nef, 4)
-    for cin, cout in zip(widths[:-1], widths[1:]):
-        total += _conv(cin, cin, 3) + _conv(cin, cout, 3) + _conv(cin, cout, 1)
-    return total + 2 * (widths[-1] * nz + nz)
+# The formulas live in the chapter's verdicts (its facts compare them with the built networks).
 
 
 def test_the_hand_formula_counts_a_small_unet_too():
     # Control: the formula is not fitted to the one configuration; it matches other widths and nz as well.
     with torch.device("meta"):
         g = UNetZ(2, 3, 5, 8, ngf=4)
-    assert sum(p.numel() for p in g.parameters()) == _hand_count_G(2, nz=5, ngf=4)
+    assert sum(p.numel() for p in g.parameters()) == hand_count_G(2, nz=5, ngf=4)
 
 
 @pytest.mark.parametrize("name, part, count", [
@@ -63,7 +43,7 @@ def test_the_hand_formula_counts_a_small_unet_too():
 ])
 def test_parameter_counts_match_the_hand_formula(name, part, count):
     m = official.RELEASED_MODELS[name]
-    by_hand = _hand_count_G(m.input_nc) if part == "G" else _hand_count_E()
+    by_hand = hand_count_G(m.input_nc) if part == "G" else hand_count_E()
     assert by_hand == count
     assert official.parameter_count(name, part) == count
     net = official.official_network(name, part, torch.device("meta"))

@@ -446,3 +446,12 @@ def test_margins_need_a_reason_and_claims_need_margins():
         all_greater("g", "s", [("images:full", "images:class")], 0.1)
     with pytest.raises(TypeError, match=r"Margin\(value, reason\)"):
         monotone("m", "s", ["images:class", "images:full"], 0.1)
+
+
+def test_abs_of_a_statistic_is_taken_replicate_by_replicate():
+    d = Draws({"g": {"x": [-3.0, 1.0, -1.0, 2.0]}})
+    s = abs(mean("g:x") - 1.0)
+    assert str(s) == "|mean(x) - 1|"
+    want = np.abs(mean("g:x")(d) - 1.0)
+    np.testing.assert_array_equal(s(d), want)
+    assert float(s(d)[0]) == pytest.approx(1.25)

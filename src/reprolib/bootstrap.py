@@ -129,7 +129,7 @@ def _split(key: str) -> tuple[str, str]:
 class Stat:
     """A statistic of per-unit samples, evaluated on the full sample and every replicate at once.
 
-    Combine with ``+ - * /`` (with numbers or other statistics), :func:`smallest`, :func:`largest` and
+    Combine with ``+ - * /`` (with numbers or other statistics), ``abs()``, :func:`smallest`, :func:`largest` and
     :func:`average`; ``str(stat)`` is its formula, with the lists' names, qualified by their groups
     (``mean(val:auc) - mean(test:auc)``) when the formula spans more than one group (an unpaired comparison).
     """
@@ -171,6 +171,9 @@ class Stat:
 
     def __neg__(self):
         return Stat(lambda d: -self(d), f"-{_wrap(self.text, '*')}", self.keys, f"-{_wrap(self.qualified, '*')}")
+
+    def __abs__(self):
+        return Stat(lambda d: np.abs(self(d)), f"|{self.text}|", self.keys, f"|{self.qualified}|")
 
 
 def _wrap(text: str, sym: str, right: bool = False) -> str:

@@ -18,6 +18,7 @@ from types import ModuleType
 CHAPTERS = {
     "automatic": "reprolib.chapters.automatic:run",
     "user_guided": "reprolib.chapters.user_guided:run",
+    "bicyclegan": "reprolib.chapters.bicyclegan:run",
     "lpips": "reprolib.chapters.lpips:run",
 }
 

@@ -138,6 +138,16 @@ def _fake(A: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
     return torch.cat([A, ab], 1)  # the grey channel is the input's: only the colours are generated
 
 
+def _check_step(net, batch, opts):
+    if not isinstance(batch, dict) or "A" not in batch or "B" not in batch:
+        raise ValueError(f"the batch must be a dict with 'A' (N, 1, H, W) and 'B' (N, 3, H, W), got "
+                         f"{sorted(batch) if isinstance(batch, dict) else type(batch).__name__}")
+    n = batch["A"].shape[0]
+    if n < 2 or n % 2:
+        raise ValueError(f"the batch must hold an even number (>= 2) of images, got {n}")
+
+
+@checked_by(_check_step)
 def train_step(net: BicycleGAN, batch: dict, opts: dict) -> tuple[torch.Tensor, dict]:
     """One update of ``net``'s variant on ``batch`` = {"A": (2h, 1, H, W), "B": (2h, 3, H, W)}.
 
@@ -149,8 +159,6 @@ def train_step(net: BicycleGAN, batch: dict, opts: dict) -> tuple[torch.Tensor, 
     v, gan = net.variant, GANLoss("lsgan")
     A, B = batch["A"], batch["B"]
     h = A.shape[0] // 2
-    if h < 1 or A.shape[0] != 2 * h:
-        raise ValueError(f"the batch must hold an even number (>= 2) of images, got {A.shape[0]}")
     A1, B1, B2 = A[:h], B[:h], B[h:]
     D_random = net.D2 if v.two_discriminators else net.D
     real_random = B2 if v.two_discriminators else B1
