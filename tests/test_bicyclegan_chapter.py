@@ -125,9 +125,8 @@ def test_for_lpips_and_codes():
     assert not torch.equal(measure.codes(4, 3, 8, 7), measure.codes(4, 3, 8, 8))
 
 
-def test_hand_counts_of_the_released_networks():
-    assert verdicts.hand_count_G(1) == 54_792_579 and verdicts.hand_count_G(3) == 54_794_627
-    assert verdicts.hand_count_E() == 2_590_032
+def test_hand_count_needs_four_levels():
+    # the released counts themselves are checked in test_bicyclegan_official.py
     with pytest.raises(ValueError, match="num_downs"):
         verdicts.hand_count_G(1, num_downs=3)
 

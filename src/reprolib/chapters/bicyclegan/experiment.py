@@ -84,14 +84,9 @@ def make_datasets(profile: str | None, seed: int = 0) -> tuple[ColorWorld, Color
             ColorWorld(n=n_test, size=s["size"], seed=seed + 10_000))
 
 
-def to_ab(L_and_rgb: dict) -> tuple[torch.Tensor, torch.Tensor]:
-    """(L, ab) in Lab units of a rendered batch."""
-    return rgb_to_l_ab(L_and_rgb["rgb"])
-
-
 def pair_batch(ds: ColorWorld, indices) -> dict:
     """The networks' view of scenes ``indices``: A = normalised L (N, 1, H, W) and B = (A, a/110, b/110)."""
-    L, ab = to_ab(ds.batch(list(indices)))
+    L, ab = rgb_to_l_ab(ds.batch(list(indices))["rgb"])
     A = normalize_l(L)
     return {"A": A, "B": torch.cat([A, normalize_ab(ab)], 1)}
 

@@ -31,6 +31,7 @@ from reprolib.metrics.critic import critic_features, critic_judgments, fooling_r
 from reprolib.metrics.diversity import (
     NO_REGION,
     OFF_MODE,
+    expected_coverage,
     lpips_v0_alex,
     random_pairs_diversity,
     sample_diversity,
@@ -117,7 +118,7 @@ def mode_tallies(world, rendered: dict, outcomes: dict, prefix: str, samples: di
             total[i] += K
             covered[i] += float((hits > 0).sum())
             wanted[i] += len(probs)
-            expected[i] += float((1 - (1 - probs) ** K).sum())
+            expected[i] += expected_coverage(probs, K) * len(probs)
             tv[i] += tv_distance(torch.cat([torch.from_numpy(hits), (o == OFF_MODE).sum().double().view(1)]) / K,
                                  torch.cat([probs, torch.zeros(1, dtype=torch.float64)]))
             floor[i] += f
@@ -133,7 +134,7 @@ def mode_tallies(world, rendered: dict, outcomes: dict, prefix: str, samples: di
     seen = ((outcomes["objects"] != NO_REGION).sum((0, 2)) + (outcomes["ground"] != NO_REGION).sum(0)).double()
     samples.update({f"{prefix}.on_mode": on.tolist(), f"{prefix}.judged": seen.tolist(),
                     f"{prefix}.covered": covered.tolist(), f"{prefix}.tv": tv.tolist()})
-    # the same for every model (they depend on the scenes and K only): kept once, under the oracle's name
+    # the same for every model (they depend on the scenes and K only), so they carry no model's prefix
     samples.update({"wanted": wanted.tolist(), "expected_covered": expected.tolist(), "tv_floor": floor.tolist(),
                     "multimodal_regions": regions.tolist()})
     return pooled

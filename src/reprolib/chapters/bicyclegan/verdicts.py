@@ -73,10 +73,7 @@ def mode_tv(m: str, kind: str, probs: list[float]):
     off-mode regions count as a category of true probability 0."""
     n = f"{I}{m}.{kind}.n"
     parts = [abs(ratio(f"{I}{m}.{kind}.mode{j}", n) - p) for j, p in enumerate(probs)]
-    total = parts[0]
-    for x in parts[1:]:
-        total = total + x
-    return 0.5 * (total + ratio(f"{I}{m}.{kind}.off", n))
+    return 0.5 * sum(parts, ratio(f"{I}{m}.{kind}.off", n))
 
 
 def facts(measured: dict) -> list:
