@@ -197,3 +197,26 @@ def test_live_demo_renders(smoke_run):
     w.controls["z1"].value = 2.5
     assert len(w.images) == 3 and w.images[0].value == before[0]  # the grey input does not move with z
     assert "ground" in w.text.value
+
+
+def test_live_demo_colouring_follows_z_and_scenes_have_a_choice(smoke_run):
+    """With a generator that certainly reads z (freshly initialised, z in every layer), moving z_1 changes the
+    G(A, z) panel and nothing else; every offered scene's main object has several colour modes."""
+    import copy
+
+    from reprolib.chapters.bicyclegan import demo
+
+    run = copy.copy(smoke_run)
+    torch.manual_seed(0)
+    run.models = {"bicyclegan": ch.build("bicyclegan", run.settings).eval()}
+    w = demo.live_demo(run, scenes=3)
+    scenes = [v for _, v in w.controls["scene"].options]
+    labels = run.test_set.batch(scenes)["label"].tolist()
+    assert all(run.test_set.classes[c].num_modes > 1 for c in labels)
+    w.controls["z1"].value = -2.5
+    before = [im.value for im in w.images]
+    w.controls["z1"].value = 2.5
+    after = [im.value for im in w.images]
+    assert after[:2] == before[:2] and after[2] != before[2]
+    with pytest.raises(ValueError, match="several colour modes"):
+        demo.multimodal_scenes(run.test_set, len(run.test_set) + 1)

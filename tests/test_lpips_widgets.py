@@ -1,5 +1,7 @@
 """The distortion explorer's static HTML follows the demo protocol; the live one reacts to its controls."""
 
+import base64
+import json
 import re
 
 import numpy as np
@@ -50,3 +52,15 @@ def test_live_explorer_updates_images_and_text():
     assert "a=1 b=1.0" in demo.text.value
     demo.controls["a"].value = 2
     assert "a=2 b=1.0" in demo.text.value
+
+
+def test_static_explorer_stores_each_distinct_picture_once():
+    def render_parts(a, b):  # panel 0 depends on a only, panel 1 on b only
+        return [np.full((3, 3, 3), 0.1 * a), np.full((4, 4, 3), 0.5 * b)], ""
+
+    demo = static_explorer(render_parts, CONTROLS)
+    html = demo._repr_html_()
+    data = json.loads(re.search(r'<script type="application/json"[^>]*>(.*?)</script>', html, re.S).group(1))
+    assert len(data["frames"]) == 6 and len(data["images"]) == 2 + 3
+    for frame, pngs in zip(data["frames"], demo.frames_png):
+        assert [base64.b64decode(data["images"][k]) for k in frame] == pngs

@@ -241,6 +241,20 @@ def test_comparison_table_multi_column_headers_and_escaping():
     assert "&lt;b&gt;" in html and "<b>" not in html  # labels are escaped in HTML
 
 
+def test_comparison_table_paper_only_and_measured_only_columns():
+    runs = {"fast": {"metrics": {"r": {"ours": 0.5}}}, "this run": {"metrics": {"r": {"ours": 0.4}}}}
+    t = comparison_table(["r"], ["facades", "ours"], {"r.facades": 0.29}, runs, paper_only=("facades",),
+                         measured_only=("ours",))
+    assert t.header == ["", "facades: Paper", "ours: fast", "ours: this run"]
+    assert t.body == [["r", "0.29", "0.5", "0.4"]]
+    html = t._repr_html_()
+    assert 'colspan="1"' in html and 'colspan="2"' in html and html.count("<th>Paper</th>") == 1
+    with pytest.raises(ValueError, match="distinct columns"):
+        comparison_table(["r"], ["facades"], {}, runs, paper_only=("maps",))
+    with pytest.raises(ValueError, match="distinct columns"):
+        comparison_table(["r"], ["facades"], {}, runs, paper_only=("facades",), measured_only=("facades",))
+
+
 def test_verdict_table_shows_badges_intervals_and_seed_counts():
     ev = evaluate_claims([greater("a", "A & B", "images:full.auc_rebal", "images:class.auc_rebal", POINT),
                           not_testable("amt", "AMT", "needs people")], METRICS)

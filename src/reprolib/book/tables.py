@@ -66,18 +66,20 @@ class ComparisonTable(_Table):
     None, and ``missing`` lists ``(source, key)`` pairs that were not found (shown as an en dash).
     """
 
-    def __init__(self, header, body, groups, sources, values, missing, caption=""):
+    def __init__(self, header, body, groups, sources, values, missing, caption="", group_sources=None):
         super().__init__(header, body, caption)
         self.groups = groups
         self.sources = sources
+        self.group_sources = group_sources or [list(sources) for _ in groups]  # the sub-columns of each group
         self.values = values
         self.missing = missing
 
     def _html_head(self) -> str:
         top = f'<th rowspan="2">{html.escape(self.header[0])}</th>' + "".join(
-            f'<th colspan="{len(self.sources)}" style="text-align:center">{html.escape(g)}</th>' for g in self.groups
+            f'<th colspan="{len(srcs)}" style="text-align:center">{html.escape(g)}</th>'
+            for g, srcs in zip(self.groups, self.group_sources)
         )
-        sub = "".join(f"<th>{html.escape(s)}</th>" for _ in self.groups for s in self.sources)
+        sub = "".join(f"<th>{html.escape(s)}</th>" for srcs in self.group_sources for s in srcs)
         return f"<tr>{top}</tr><tr>{sub}</tr>"
 
 
@@ -90,6 +92,8 @@ def comparison_table(
     key: str = "{row}.{column}",
     row_header: str = "",
     caption: str = "",
+    paper_only: Sequence[str] = (),
+    measured_only: Sequence[str] = (),
 ) -> ComparisonTable:
     """Table of the paper's numbers beside measured ones.
 
@@ -103,6 +107,8 @@ def comparison_table(
         key: template of the dotted key of a cell, formatted with ``row`` and ``column``; used both in
             ``paper`` and in each run's ``metrics``.
         row_header: header of the first column.
+        paper_only: column keys that get the ``Paper`` sub-column alone (e.g. a data set the runs do not use).
+        measured_only: column keys that get the runs' sub-columns alone (a quantity the paper does not report).
 
     Each metric column gets the sub-columns ``Paper`` and one per run; a missing value is an en dash.
     """
@@ -114,6 +120,15 @@ def comparison_table(
         if res is not None and (not isinstance(res, Mapping) or "metrics" not in res):
             raise ValueError(f"run {label!r} must be a results dict with a 'metrics' entry, or None")
     sources = ["Paper", *runs.keys()]
+    keys = {c[0] for c in col_specs}
+    unknown = sorted(set(paper_only) - keys) + sorted(set(measured_only) - keys)
+    if unknown or set(paper_only) & set(measured_only):
+        raise ValueError(f"paper_only and measured_only must name distinct columns of this table ({sorted(keys)}), "
+                         f"got paper_only={list(paper_only)}, measured_only={list(measured_only)}")
+    if measured_only and not runs:
+        raise ValueError("measured_only columns need at least one run")
+    shown = {c[0]: ["Paper"] if c[0] in paper_only else list(runs) if c[0] in measured_only else sources
+             for c in col_specs}
     values: dict[tuple[str, str, str], Any] = {}
     missing: list[tuple[str, str]] = []
 
@@ -135,7 +150,7 @@ def comparison_table(
         line = [rlabel]
         for ckey, _clabel, spec in col_specs:
             k = key.format(row=rkey, column=ckey)
-            for source in sources:
+            for source in shown[ckey]:
                 if source == "Paper":
                     tree = paper
                 else:
@@ -151,8 +166,9 @@ def comparison_table(
                     line.append(_fmt(v))
         body.append(line)
     groups = [c[1] for c in col_specs]
-    header = [row_header] + [f"{g}: {s}" if len(groups) > 1 else s for g in groups for s in sources]
-    return ComparisonTable(header, body, groups, sources, values, missing, caption)
+    group_sources = [shown[c[0]] for c in col_specs]
+    header = [row_header] + [f"{g}: {s}" if len(groups) > 1 else s for g, srcs in zip(groups, group_sources) for s in srcs]
+    return ComparisonTable(header, body, groups, sources, values, missing, caption, group_sources)
 
 
 _BADGE = {"reproduced": "#1a7f37", "not_reproduced": "#cf222e", "inconclusive": "#9a6700", "not_testable": "#6e7781"}

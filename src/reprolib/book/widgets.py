@@ -425,7 +425,7 @@ _EXPLORER_SCRIPT = """(function () {
       i = i * data.sizes[c] + k;
       if (readouts[c]) { readouts[c].textContent = data.labels[c][k]; }
     }
-    for (var p = 0; p < imgs.length; p++) { imgs[p].src = "data:image/png;base64," + data.frames[i][p]; }
+    for (var p = 0; p < imgs.length; p++) { imgs[p].src = "data:image/png;base64," + data.images[data.frames[i][p]]; }
     text.textContent = data.texts[i];
     root.setAttribute("data-reprolib-index", String(i));
   }
@@ -457,7 +457,8 @@ class StaticExplorer(_StaticFrames):
     """Precomputed frames over the product of several controls, as self-contained HTML.
 
     Frame ``i`` belongs to the control indices ``(k_0, k_1, ...)`` in row-major order (the last control
-    varies fastest). Each frame is a list of panels (PNG bytes) and a line of text. The root element has
+    varies fastest). Each frame is a list of panels (PNG bytes) and a line of text; the page stores each
+    distinct picture once (``images``) and each frame as indices into it. The root element has
     ``class="reprolib-demo"`` and ``data-reprolib-demo="explorer"``; its controls carry
     ``data-reprolib-role="select"`` or ``"slider"``; the JavaScript swaps the images' ``src`` and the text
     whenever a control changes (no kernel, no external request).
@@ -477,8 +478,12 @@ class StaticExplorer(_StaticFrames):
     def _repr_html_(self) -> str:
         uid, esc = self.uid, html.escape
         b64 = self._frames_b64()
+        # each distinct picture once: frames hold indices into images (a panel that stays put while a
+        # control moves, e.g. the input, is stored a single time)
+        index: dict[str, int] = {}
+        frames = [[index.setdefault(img, len(index)) for img in frame] for frame in b64]
         data = {"sizes": [len(c[3]) for c in self.controls], "labels": [[o[0] for o in c[3]] for c in self.controls],
-                "frames": b64, "texts": self.texts}
+                "images": list(index), "frames": frames, "texts": self.texts}
         data_json = json.dumps(data).replace("<", "\\u003c")
         panels = []
         for p, (h, w) in enumerate(self.sizes):

@@ -12,10 +12,21 @@ import torch
 
 from reprolib.data.colorworld import AB_JITTER, AB_JITTER_MAX, GROUND, ColorWorld, SceneParams
 from reprolib.data.scene import NOISE_BANK, _box_muller
+from reprolib.validation import checked_by
 
 __all__ = ["redraw_colours"]
 
 
+def _check_redraw(world, params, seed):
+    if not isinstance(world, ColorWorld):
+        raise TypeError(f"redraw_colours takes a ColorWorld first, got {type(world).__name__}")
+    if not isinstance(params, SceneParams):
+        raise TypeError(f"redraw_colours takes the SceneParams of sample_params, got {type(params).__name__}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+
+
+@checked_by(_check_redraw)
 def redraw_colours(world: ColorWorld, params: SceneParams, seed: int) -> SceneParams:
     """The same scenes with every colour drawn again: the oracle sampler of p(colour | grey image).
 
@@ -25,12 +36,6 @@ def redraw_colours(world: ColorWorld, params: SceneParams, seed: int) -> ScenePa
     of the per-pixel ab noise. Rendering the result (``world.render``) gives a sample of exactly the colour
     distribution the grey image leaves open, the reference every diverse colorizer is measured against.
     """
-    if not isinstance(world, ColorWorld):
-        raise TypeError(f"redraw_colours takes a ColorWorld first, got {type(world).__name__}")
-    if not isinstance(params, SceneParams):
-        raise TypeError(f"redraw_colours takes the SceneParams of sample_params, got {type(params).__name__}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
     rng = np.random.default_rng(int(seed))
     n, m = len(params), world.max_objects
     classes = params.classes.cpu().numpy()

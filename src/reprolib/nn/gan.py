@@ -42,6 +42,12 @@ def _as_maps(predictions: torch.Tensor | Sequence[torch.Tensor]) -> list[torch.T
     return maps
 
 
+def _check_loss_call(self, predictions, target_is_real):
+    _as_maps(predictions)
+    if not isinstance(target_is_real, bool):
+        raise TypeError(f"target_is_real must be True (real) or False (fake), got {target_is_real!r}")
+
+
 class GANLoss(nn.Module):
     """The GAN objective on one prediction map or a list of them (one per discriminator scale).
 
@@ -56,9 +62,8 @@ class GANLoss(nn.Module):
             raise ValueError(f"GAN mode must be one of {GAN_MODES}, got {mode!r}")
         self.mode = mode
 
+    @checked_by(_check_loss_call)
     def forward(self, predictions: torch.Tensor | Sequence[torch.Tensor], target_is_real: bool) -> torch.Tensor:
-        if not isinstance(target_is_real, bool):
-            raise TypeError(f"target_is_real must be True (real) or False (fake), got {target_is_real!r}")
         total = None
         for p in _as_maps(predictions):
             target = torch.full_like(p, 1.0 if target_is_real else 0.0)

@@ -111,6 +111,16 @@ def _check_unet(self, in_channels, out_channels, nz, num_downs, ngf, where_add, 
                          f"innermost), got num_downs={num_downs}; images must be at least {2 ** MIN_DOWNS} pixels a side")
 
 
+def _check_forward(self, x, z):
+    side = 2 ** self.num_downs
+    if not isinstance(x, torch.Tensor) or x.dim() != 4 or x.shape[2] % side or x.shape[3] % side:
+        raise ValueError(f"UNetZ with {self.num_downs} levels takes (N, C, H, W) images with H and W multiples of "
+                         f"{side}, got {tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}")
+    if self.nz and (not isinstance(z, torch.Tensor) or z.dim() != 2 or z.shape != (x.shape[0], self.nz)):
+        raise ValueError(f"UNetZ needs a code z of shape ({x.shape[0]}, {self.nz}), got "
+                         f"{tuple(z.shape) if isinstance(z, torch.Tensor) else z!r}")
+
+
 class UNetZ(nn.Module):
     """``G(x, z)``: (N, in_channels, H, W) and (N, nz) -> (N, out_channels, H, W) in [-1, 1].
 
@@ -138,16 +148,9 @@ class UNetZ(nn.Module):
                 block = _Block(outer, inner, None, block, norm)
             self.model = _Block(out_channels, ngf, in_channels + nz, block, norm, outermost=True)
 
+    @checked_by(_check_forward)
     def forward(self, x: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
-        side = 2 ** self.num_downs
-        if x.dim() != 4 or x.shape[2] % side or x.shape[3] % side:
-            raise ValueError(f"UNetZ with {self.num_downs} levels takes (N, C, H, W) images with H and W multiples of "
-                             f"{side}, got {tuple(x.shape)}")
-        if self.nz:
-            if z is None or z.dim() != 2 or z.shape != (x.shape[0], self.nz):
-                raise ValueError(f"UNetZ needs a code z of shape ({x.shape[0]}, {self.nz}), got "
-                                 f"{None if z is None else tuple(z.shape)}")
-            z = z.to(x.dtype)
+        z = z.to(x.dtype) if self.nz else None
         if self.where_add == "all":
             return self.model(x, z)
         return self.model(torch.cat([x, tile_z(z, x.shape[2], x.shape[3])], 1) if self.nz else x)

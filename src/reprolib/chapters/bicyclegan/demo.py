@@ -63,6 +63,17 @@ class SceneView:
         return ab, l_ab_to_rgb(self.L, ab)[0]
 
 
+def multimodal_scenes(world, n: int) -> list[int]:
+    """The first ``n`` scenes of ``world`` whose main object has more than one colour mode (the scenes where a
+    colouring has a choice to make; a cheese, say, has one colour and shows nothing of it)."""
+    labels = world.batch(range(len(world)))["label"].tolist()
+    found = [i for i, c in enumerate(labels) if world.classes[c].num_modes > 1][:n]
+    if len(found) < n:
+        raise ValueError(f"only {len(found)} of the {len(world)} scenes have a main object with several colour "
+                         f"modes; asked for {n}")
+    return found
+
+
 def _code(nz: int, seed: int) -> torch.Tensor:
     return torch.randn(nz, generator=torch.Generator().manual_seed(seed))
 
@@ -70,7 +81,7 @@ def _code(nz: int, seed: int) -> torch.Tensor:
 def live_demo(run, scenes: int = 6, models: tuple[str, ...] | None = None):
     """Dropdowns for the scene and the model, sliders for z_1 and z_2 (the other dimensions fixed)."""
     names = list(models or run.models)
-    views = {i: SceneView(run, i) for i in range(scenes)}
+    views = {i: SceneView(run, i) for i in multimodal_scenes(run.test_set, scenes)}
     values = [round(float(v), 2) for v in np.linspace(-2.5, 2.5, 11)]
 
     def render(scene, model, z1, z2):
@@ -103,7 +114,7 @@ def static_demo(run, scenes: int | None = None, models: tuple[str, ...] | None =
     scenes = s["demo_scenes"] if scenes is None else scenes
     points = s["path_points"] if points is None else points
     names = list(models or run.models)
-    views = {i: SceneView(run, i) for i in range(scenes)}
+    views = {i: SceneView(run, i) for i in multimodal_scenes(run.test_set, scenes)}
     cache: dict = {}
 
     def frames(scene, model):
