@@ -11,7 +11,9 @@ the Q = 313 grid points that are "in gamut" become the classes. This file holds
 * class rebalancing (section 2.2, Eq. 4): :func:`empirical_prior`, :func:`rebalance_weights`,
   :func:`pixel_weights`;
 * the point estimate (section 2.3, Eq. 5): :func:`annealed_mean`, :func:`distribution_mean`,
-  :func:`distribution_mode`.
+  :func:`distribution_mode`;
+* the lightness classes of the split-brain autoencoder's grey prediction (thesis sec. 5.5.1: 50 bins of
+  width 2): :func:`encode_l`, :func:`decode_l`.
 
 Shapes: ``ab`` is ``(N, 2, H, W)`` (any leading dims before the channel axis, which is ``-3``) in
 unnormalised Lab units (about [-110, 110]); class scores are ``(N, Q, H, W)``; bin centres are a
@@ -38,6 +40,8 @@ __all__ = [
     "AB_GRID_MIN",
     "AB_GRID_SIZE",
     "NUM_AB_BINS",
+    "L_BIN_WIDTH",
+    "NUM_L_BINS",
     "PAPER_K",
     "CODE_K",
     "SIGMA",
@@ -59,6 +63,8 @@ __all__ = [
     "annealed_mean",
     "distribution_mean",
     "distribution_mode",
+    "encode_l",
+    "decode_l",
 ]
 
 # --------------------------------------------------------------------------------------------------
@@ -527,3 +533,36 @@ def distribution_mode(logits_or_probs: torch.Tensor, bins: torch.Tensor | None =
     _check_scores(logits_or_probs, bins.shape[0], "logits_or_probs")
     z = logits_or_probs
     return bins.to(z.device, z.dtype)[z.argmax(dim=-3)].movedim(-1, -3)
+
+
+# --------------------------------------------------------------------------------------------------
+# Lightness classes (the split-brain autoencoder's grey prediction; thesis sec. 5.5.1)
+# --------------------------------------------------------------------------------------------------
+
+L_BIN_WIDTH = 2.0  # thesis sec. 5.5.1: L, between 0 and 100, is quantized into 50 bins of size 2
+NUM_L_BINS = 50
+
+
+def _check_l(L) -> None:
+    if not isinstance(L, torch.Tensor) or not L.is_floating_point():
+        raise TypeError(f"L must be a floating-point tensor of Lab lightness in [0, 100], got "
+                        f"{L.dtype if isinstance(L, torch.Tensor) else type(L).__name__}")
+    if L.numel() and (float(L.min()) < -1e-2 or float(L.max()) > 100 + 1e-2):
+        raise ValueError(f"L must be Lab lightness in [0, 100] (not the network's normalised (L - 50)/100), got "
+                         f"values in [{float(L.min()):.3g}, {float(L.max()):.3g}]")
+
+
+@checked_by(_check_l)
+def encode_l(L: torch.Tensor) -> torch.Tensor:
+    """The lightness class of every value, ``floor(L / 2)`` in [0, 50) (int64, same shape); L = 100 falls in
+    the last class, with 98 <= L < 100."""
+    return torch.floor(L / L_BIN_WIDTH).clamp(0, NUM_L_BINS - 1).long()
+
+
+def decode_l(idx: torch.Tensor) -> torch.Tensor:
+    """The centres of lightness classes, ``2 idx + 1`` (1, 3, ..., 99), float32."""
+    if not isinstance(idx, torch.Tensor) or idx.is_floating_point() or idx.is_complex():
+        raise TypeError("idx must be an integer tensor of lightness classes")
+    if idx.numel() and (int(idx.min()) < 0 or int(idx.max()) >= NUM_L_BINS):
+        raise ValueError(f"lightness classes lie in [0, {NUM_L_BINS}), got [{int(idx.min())}, {int(idx.max())}]")
+    return (idx.float() + 0.5) * L_BIN_WIDTH

@@ -1,0 +1,160 @@
+"""The split-brain autoencoder of Zhang, Isola & Efros, CVPR 2017 (thesis chapter 5), sized for ColorWorld.
+
+Read this file next to sec. 5.3 and Table 5.2 of the thesis. A *cross-channel encoder* F predicts one subset
+of an image's channels from the other, X2_hat = F(X1) (Eq. 5.1, 5.2); the layers it learns on the way are
+the representation. The split-brain autoencoder trains two of them on complementary problems, F1: L -> ab
+(colorization) and F2: ab -> L (grey prediction), each half as wide as one full network, and represents a
+whole Lab image at layer l by the concatenation [F1^l(L), F2^l(ab)] (Eq. 5.3). Neither half ever sees the
+channels it predicts, so neither can copy them, and together they see every channel of the image.
+
+:class:`AlexNetTrunk` is AlexNet's layer pattern run fully convolutionally (Table 5.2), scaled from the
+paper's 180-pixel crops to ColorWorld's 64-pixel scenes: conv1 5 x 5 stride 2 (the paper: 11 x 11 stride 4),
+a 3 x 3 stride-2 max-pool, conv2 5 x 5, another pool, conv3 to conv5 3 x 3, then fc6 (3 x 3) and fc7 (1 x 1)
+as convolutions and a 1 x 1 prediction layer, all at 1/8 of the input (the paper: 12 x 12 from 180). Batch
+normalisation follows every convolution, as in the paper's pre-training. Widths are AlexNet's 96, 256, 384,
+384, 256 and 4096 times ``width``. The split network's halves have ``width / 2`` each, so its concatenated
+features have the full network's size at every layer and it has about half the parameters (thesis sec. 5.3.2).
+
+Inputs are the book's normalised Lab, (N, 3, H, W): (L - 50)/100, a/110, b/110. Outputs per target and
+loss (sec. 5.5.1): ab as 313 classes (the ECCV16 bins, nearest bin, no rebalancing) or 2 values; L as 50
+classes of width 2 or 1 value; Lab as 3 values (the autoencoder).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from reprolib.color import unnormalize_ab, unnormalize_l
+from reprolib.quantize import NUM_AB_BINS, NUM_L_BINS, encode_l, encode_nearest
+from reprolib.validation import checked_by
+
+__all__ = ["ALEXNET_WIDTHS", "LAYERS", "CHANNELS", "AlexNetTrunk", "CrossChannel", "SplitBrain", "cross_channel_loss"]
+
+ALEXNET_WIDTHS = (96, 256, 384, 384, 256, 4096)  # conv1 .. conv5, fc6/fc7 (Table 5.2)
+LAYERS = ("conv1", "conv2", "conv3", "conv4", "conv5")  # the probed layers (Tables 5.4, 5.5)
+CHANNELS = {"L": (0,), "ab": (1, 2), "Lab": (0, 1, 2)}  # which normalised-Lab channels a name means
+STRIDE = 8  # the prediction's resolution is 1/8 of the input's
+
+
+def widths(width: float) -> tuple[int, ...]:
+    """The channel counts of conv1 .. conv5 and fc6/fc7 at a width multiplier (at least 4 each)."""
+    if not isinstance(width, (int, float)) or isinstance(width, bool) or not 0 < width <= 1:
+        raise ValueError(f"width must be a number in (0, 1], got {width!r}")
+    return tuple(max(4, round(c * width)) for c in ALEXNET_WIDTHS)
+
+
+def _conv_bn(cin: int, cout: int, k: int, stride: int = 1) -> list[nn.Module]:
+    return [nn.Conv2d(cin, cout, k, stride=stride, padding=k // 2), nn.BatchNorm2d(cout), nn.ReLU()]
+
+
+def _out_channels(target: str, loss: str) -> int:
+    if loss == "cl":
+        return {"ab": NUM_AB_BINS, "L": NUM_L_BINS}[target]
+    return len(CHANNELS[target])
+
+
+def _check_trunk(self, in_channels, out_channels, width):
+    for name, v in (("in_channels", in_channels), ("out_channels", out_channels)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ValueError(f"AlexNetTrunk: {name} must be a positive integer, got {v!r}")
+    widths(width)
+
+
+class AlexNetTrunk(nn.Module):
+    """conv1 .. conv5, fc6, fc7 and a 1 x 1 prediction layer; ``features(x)`` gives the post-ReLU maps of
+    conv1 .. conv5 by name, ``forward(x)`` the prediction at 1/8 of the input's size."""
+
+    @checked_by(_check_trunk)
+    def __init__(self, in_channels: int, out_channels: int, width: float = 1.0):
+        super().__init__()
+        c1, c2, c3, c4, c5, fc = widths(width)
+        self.conv1 = nn.Sequential(*_conv_bn(in_channels, c1, 5, stride=2))
+        self.conv2 = nn.Sequential(nn.MaxPool2d(3, 2, padding=1), *_conv_bn(c1, c2, 5))
+        self.conv3 = nn.Sequential(nn.MaxPool2d(3, 2, padding=1), *_conv_bn(c2, c3, 3))
+        self.conv4 = nn.Sequential(*_conv_bn(c3, c4, 3))
+        self.conv5 = nn.Sequential(*_conv_bn(c4, c5, 3))
+        self.fc = nn.Sequential(*_conv_bn(c5, fc, 3), *_conv_bn(fc, fc, 1))  # fc6, fc7 as convolutions
+        self.predict = nn.Conv2d(fc, out_channels, 1)
+
+    def features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        maps = {}
+        for name in LAYERS:
+            x = getattr(self, name)(x)
+            maps[name] = x
+        return maps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.predict(self.fc(self.features(x)["conv5"]))
+
+
+def _check_cross(self, source, target, loss, width):
+    if source not in CHANNELS or target not in CHANNELS:
+        raise ValueError(f"source and target must be among {list(CHANNELS)}, got {source!r} -> {target!r}")
+    if loss not in ("cl", "reg"):
+        raise ValueError(f"loss must be 'cl' (classification) or 'reg' (regression), got {loss!r}")
+    if loss == "cl" and target == "Lab":
+        raise ValueError("the Lab -> Lab autoencoder regresses (loss='reg'); classes exist for 'ab' and 'L' only")
+
+
+def _check_lab(self, lab):
+    if not isinstance(lab, torch.Tensor) or lab.dim() != 4 or lab.shape[1] != 3 or lab.shape[2] % STRIDE \
+            or lab.shape[3] % STRIDE:
+        raise ValueError(f"a cross-channel encoder takes normalised Lab (N, 3, H, W) with H and W multiples of "
+                         f"{STRIDE}, got {tuple(lab.shape) if isinstance(lab, torch.Tensor) else type(lab).__name__}")
+
+
+class CrossChannel(nn.Module):
+    """F: the ``source`` channels of a Lab image -> a prediction of the ``target`` channels (Eq. 5.1, 5.2)."""
+
+    @checked_by(_check_cross)
+    def __init__(self, source: str, target: str, loss: str, width: float = 1.0):
+        super().__init__()
+        self.source, self.target, self.loss = source, target, loss
+        self.trunk = AlexNetTrunk(len(CHANNELS[source]), _out_channels(target, loss), width)
+
+    def inputs(self, lab: torch.Tensor) -> torch.Tensor:
+        return lab[:, list(CHANNELS[self.source])]
+
+    @checked_by(_check_lab)
+    def features(self, lab: torch.Tensor) -> dict[str, torch.Tensor]:
+        return self.trunk.features(self.inputs(lab))
+
+    @checked_by(_check_lab)
+    def forward(self, lab: torch.Tensor) -> torch.Tensor:
+        return self.trunk(self.inputs(lab))
+
+
+class SplitBrain(nn.Module):
+    """Two cross-channel encoders side by side; ``features`` concatenates theirs layer by layer (Eq. 5.3).
+
+    ``SplitBrain(CrossChannel("L", "ab", "cl", w / 2), CrossChannel("ab", "L", "cl", w / 2))`` is the full
+    method (cl, cl); two ``L -> ab`` halves give the ensembling control of Fig. 5.4(c).
+    """
+
+    def __init__(self, first: CrossChannel, second: CrossChannel):
+        super().__init__()
+        if not (isinstance(first, CrossChannel) and isinstance(second, CrossChannel)):
+            raise TypeError("SplitBrain joins two CrossChannel networks")
+        self.halves = nn.ModuleList([first, second])
+
+    def features(self, lab: torch.Tensor) -> dict[str, torch.Tensor]:
+        one, two = (half.features(lab) for half in self.halves)
+        return {name: torch.cat([one[name], two[name]], 1) for name in LAYERS}
+
+
+def cross_channel_loss(net: CrossChannel, lab: torch.Tensor) -> torch.Tensor:
+    """The loss of one cross-channel encoder on a batch of normalised Lab images: the cross-entropy of its
+    classes against the target's class at every output position (Eq. 5.2; ab: the nearest of the 313 bins,
+    L: 50 bins of width 2), or half the squared error of its values, summed over the target's channels and
+    averaged over the positions (Eq. 5.1, in normalised units). Targets are subsampled to the output's grid."""
+    out = net(lab)
+    target = lab[:, list(CHANNELS[net.target]), STRIDE // 2::STRIDE, STRIDE // 2::STRIDE]
+    if net.loss == "reg":
+        return 0.5 * (out - target).pow(2).sum(1).mean()
+    if net.target == "ab":
+        classes = encode_nearest(unnormalize_ab(target))
+    else:
+        classes = encode_l(unnormalize_l(target[:, 0]).clamp(0, 100))
+    return F.cross_entropy(out, classes)

@@ -1,0 +1,86 @@
+"""The split-brain networks: shapes, the channel split, what each half can see, and the losses."""
+
+import pytest
+import torch
+
+from reprolib.modelinfo import count_parameters
+from reprolib.models.splitbrain import LAYERS, AlexNetTrunk, CrossChannel, SplitBrain, cross_channel_loss, widths
+from reprolib.quantize import NUM_L_BINS, decode_l, encode_l
+
+
+def _lab(n=2, size=64, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.cat([torch.rand(n, 1, size, size, generator=g) - 0.5,
+                      (torch.rand(n, 2, size, size, generator=g) - 0.5) * 1.2], 1)
+
+
+def test_lightness_classes_have_width_two_and_clamp_at_100():
+    L = torch.tensor([0.0, 1.99, 2.0, 57.3, 99.99, 100.0])
+    assert encode_l(L).tolist() == [0, 0, 1, 28, 49, 49]
+    assert decode_l(torch.arange(NUM_L_BINS)).tolist() == [float(2 * k + 1) for k in range(50)]
+    assert torch.equal(encode_l(decode_l(torch.arange(50))), torch.arange(50))  # a centre is in its own class
+    with pytest.raises(ValueError, match="normalised"):
+        encode_l(torch.tensor([-0.5, 0.2]))
+    with pytest.raises(ValueError, match=r"\[0, 50\)"):
+        decode_l(torch.tensor([50]))
+
+
+def test_trunk_shapes_follow_the_alexnet_pattern_at_one_eighth():
+    net = AlexNetTrunk(3, 313, width=0.125)
+    x = torch.zeros(2, 3, 64, 64)
+    with torch.no_grad():
+        maps = net.features(x)
+    c = widths(0.125)
+    assert [tuple(maps[k].shape[1:]) for k in LAYERS] == [(c[0], 32, 32), (c[1], 16, 16), (c[2], 8, 8), (c[3], 8, 8),
+                                                          (c[4], 8, 8)]
+    assert net(x).shape == (2, 313, 8, 8)
+    assert all(float(m.min()) >= 0 for m in maps.values())  # post-ReLU taps
+
+
+def test_split_halves_match_the_full_width_and_halve_the_parameters():
+    full = CrossChannel("L", "ab", "cl", width=0.25)
+    split = SplitBrain(CrossChannel("L", "ab", "cl", width=0.125), CrossChannel("ab", "L", "cl", width=0.125))
+    lab = _lab()
+    f_full, f_split = full.features(lab), split.features(lab)
+    assert [f_split[k].shape for k in LAYERS] == [f_full[k].shape for k in LAYERS]
+    ratio = count_parameters(split) / count_parameters(full)
+    assert 0.4 < ratio < 0.6, ratio  # sec. 5.3.2: about half
+
+
+def test_each_half_sees_only_its_own_channels():
+    split = SplitBrain(CrossChannel("L", "ab", "cl", width=0.125), CrossChannel("ab", "L", "reg", width=0.125)).eval()
+    lab = _lab()
+    recoloured = lab.clone()
+    recoloured[:, 1:] = -recoloured[:, 1:]  # the same grey image, other colours
+    one, two = split.halves
+    with torch.no_grad():
+        for k in LAYERS:  # the same computation on the same inputs: equal
+            assert torch.equal(one.features(lab)[k], one.features(recoloured)[k])
+        assert not torch.equal(two.features(lab)["conv1"], two.features(recoloured)["conv1"])
+
+
+def test_losses_are_zero_for_a_perfect_regression_and_match_a_hand_cross_entropy(monkeypatch):
+    lab = _lab(seed=1)
+    reg = CrossChannel("ab", "L", "reg", width=0.125)
+    target = lab[:, :1, 4::8, 4::8]
+    monkeypatch.setattr(reg, "forward", lambda x: target.clone())
+    assert float(cross_channel_loss(reg, lab)) == 0.0
+    monkeypatch.setattr(reg, "forward", lambda x: target + 0.1)
+    assert float(cross_channel_loss(reg, lab)) == pytest.approx(0.5 * 0.01, rel=1e-5)
+    cl = CrossChannel("ab", "L", "cl", width=0.125)
+    logits = torch.randn(2, NUM_L_BINS, 8, 8, generator=torch.Generator().manual_seed(2))
+    monkeypatch.setattr(cl, "forward", lambda x: logits)
+    classes = encode_l(target[:, 0] * 100 + 50)
+    hand = -torch.log_softmax(logits, 1).gather(1, classes[:, None]).mean()
+    torch.testing.assert_close(cross_channel_loss(cl, lab), hand)
+
+
+def test_bad_configurations_are_explained():
+    with pytest.raises(ValueError, match="source and target"):
+        CrossChannel("rgb", "ab", "cl")
+    with pytest.raises(ValueError, match="regresses"):
+        CrossChannel("Lab", "Lab", "cl")
+    with pytest.raises(ValueError, match="multiples of 8"):
+        CrossChannel("L", "ab", "cl", width=0.125)(torch.zeros(1, 3, 60, 60))
+    with pytest.raises(ValueError, match="width"):
+        widths(0)
