@@ -84,3 +84,45 @@ def test_bad_configurations_are_explained():
         CrossChannel("L", "ab", "cl", width=0.125)(torch.zeros(1, 3, 60, 60))
     with pytest.raises(ValueError, match="width"):
         widths(0)
+
+
+def test_every_variant_builds_and_its_loss_trains_what_it_should():
+    from reprolib.models.splitbrain import VARIANTS, build, pretrain_loss
+
+    lab, labels = _lab(n=2, seed=3), torch.tensor([0, 5])
+    for name, v in VARIANTS.items():
+        torch.manual_seed(0)
+        net = build(name, width=0.125)
+        feats = net.features(lab)
+        assert [feats[k].shape[1] for k in LAYERS] == list(widths(0.125)[:5]), name  # equal feature sizes
+        if not v.trained:
+            with pytest.raises(ValueError, match="not trained"):
+                pretrain_loss(name, net, lab)
+            continue
+        loss = pretrain_loss(name, net, lab, labels)
+        assert loss.dim() == 0 and torch.isfinite(loss), name
+        loss.backward()
+        assert all(p.grad is not None for p in net.parameters()), name
+
+
+def test_joint_losses_never_show_the_predicted_channels(monkeypatch):
+    """Eq. 5.4: the ab term sees L alone (ab zeroed: 0 in normalised units), the L term ab alone."""
+    from reprolib.models.splitbrain import build, pretrain_loss
+
+    net = build("lab_ab_l", width=0.125)
+    seen = []
+    monkeypatch.setattr(net, "forward", lambda x: (seen.append(x.clone()), torch.zeros(x.shape[0], 3, 8, 8))[1])
+    lab = _lab(seed=4)
+    pretrain_loss("lab_ab_l", net, lab)
+    colour_input, grey_input = seen
+    assert torch.equal(colour_input[:, 1:], torch.zeros_like(lab[:, 1:])) and torch.equal(colour_input[:, :1], lab[:, :1])
+    assert torch.equal(grey_input[:, :1], torch.zeros_like(lab[:, :1])) and torch.equal(grey_input[:, 1:], lab[:, 1:])
+    seen.clear()
+    net55 = build("lab_ab_l_lab", width=0.125)
+    monkeypatch.setattr(net55, "forward", lambda x: (seen.append(x.clone()), torch.zeros(x.shape[0], 3, 8, 8))[1])
+    loss55 = pretrain_loss("lab_ab_l_lab", net55, lab)
+    assert len(seen) == 3 and torch.equal(seen[2], lab)  # the autoencoder term sees the whole image
+    target = lab[:, :, 4::8, 4::8]
+    hand = (0.5 * target[:, 1:].pow(2).sum(1).mean() + 0.5 * target[:, :1].pow(2).sum(1).mean()
+            + 0.5 * target.pow(2).sum(1).mean()) / 3  # all three terms weigh 1/3 at lambda = 1/3
+    torch.testing.assert_close(loss55, hand)

@@ -22,6 +22,8 @@ classes of width 2 or 1 value; Lab as 3 values (the autoencoder).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -30,7 +32,8 @@ from reprolib.color import unnormalize_ab, unnormalize_l
 from reprolib.quantize import NUM_AB_BINS, NUM_L_BINS, encode_l, encode_nearest
 from reprolib.validation import checked_by
 
-__all__ = ["ALEXNET_WIDTHS", "LAYERS", "CHANNELS", "AlexNetTrunk", "CrossChannel", "SplitBrain", "cross_channel_loss"]
+__all__ = ["ALEXNET_WIDTHS", "LAYERS", "CHANNELS", "AlexNetTrunk", "CrossChannel", "SplitBrain", "LabelNet",
+           "Variant", "VARIANTS", "build", "cross_channel_loss", "pretrain_loss", "LAMBDA_EQ55"]
 
 ALEXNET_WIDTHS = (96, 256, 384, 384, 256, 4096)  # conv1 .. conv5, fc6/fc7 (Table 5.2)
 LAYERS = ("conv1", "conv2", "conv3", "conv4", "conv5")  # the probed layers (Tables 5.4, 5.5)
@@ -144,17 +147,131 @@ class SplitBrain(nn.Module):
         return {name: torch.cat([one[name], two[name]], 1) for name in LAYERS}
 
 
+def _on_grid(x: torch.Tensor) -> torch.Tensor:
+    """The pixel at the centre of every STRIDE x STRIDE cell: a target on the prediction's grid (subsampled,
+    not averaged, so that no region boundary blends two colours into one that no region has)."""
+    return x[..., STRIDE // 2::STRIDE, STRIDE // 2::STRIDE]
+
+
+def _half_sq(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Half the squared error, summed over the channels and averaged over the batch and the positions."""
+    return 0.5 * (prediction - target).pow(2).sum(1).mean()
+
+
 def cross_channel_loss(net: CrossChannel, lab: torch.Tensor) -> torch.Tensor:
     """The loss of one cross-channel encoder on a batch of normalised Lab images: the cross-entropy of its
     classes against the target's class at every output position (Eq. 5.2; ab: the nearest of the 313 bins,
     L: 50 bins of width 2), or half the squared error of its values, summed over the target's channels and
     averaged over the positions (Eq. 5.1, in normalised units). Targets are subsampled to the output's grid."""
     out = net(lab)
-    target = lab[:, list(CHANNELS[net.target]), STRIDE // 2::STRIDE, STRIDE // 2::STRIDE]
+    target = _on_grid(lab[:, list(CHANNELS[net.target])])
     if net.loss == "reg":
-        return 0.5 * (out - target).pow(2).sum(1).mean()
+        return _half_sq(out, target)
     if net.target == "ab":
         classes = encode_nearest(unnormalize_ab(target))
     else:
         classes = encode_l(unnormalize_l(target[:, 0]).clamp(0, 100))
     return F.cross_entropy(out, classes)
+
+
+# ---------------------------------------------------------------------------------------------
+# Every method of sec. 5.5.1 as data, and its pre-training loss
+
+LAMBDA_EQ55 = 1 / 3  # sec. 5.5.1: (L,ab,Lab)->(ab,L,Lab) uses Eq. 5.5 with lambda = 1/3
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One representation of Table 5.4.
+
+    ``halves``: the (source, target, loss) of each network; one is a single full-width network, two a split
+    network of two half-width ones. ``drop``: the share of input values dropped during pre-training (the
+    denoising autoencoder). ``joint``: one full-width network trained on both directions with the other
+    channels zeroed (``"eq54"``), plus the autoencoder term (``"eq55"``). ``supervised``: trained on the
+    object labels (the upper reference). ``trained=False``: the random initialisation ("Gaussian").
+    """
+
+    label: str
+    halves: tuple[tuple[str, str, str], ...] = (("Lab", "Lab", "reg"),)
+    drop: float = 0.0
+    joint: str = ""
+    supervised: bool = False
+    trained: bool = True
+
+
+VARIANTS: dict[str, Variant] = {
+    "lab_lab": Variant("Lab→Lab"),
+    "lab_drop50_lab": Variant("Lab(drop50)→Lab", drop=0.5),
+    "l_ab_cl": Variant("L→ab (cl)", (("L", "ab", "cl"),)),
+    "l_ab_reg": Variant("L→ab (reg)", (("L", "ab", "reg"),)),
+    "ab_l_cl": Variant("ab→L (cl)", (("ab", "L", "cl"),)),
+    "ab_l_reg": Variant("ab→L (reg)", (("ab", "L", "reg"),)),
+    "lab_ab_l": Variant("(L,ab)→(ab,L)", joint="eq54"),
+    "lab_ab_l_lab": Variant("(L,ab,Lab)→(ab,L,Lab)", joint="eq55"),
+    "ensembled_l_ab": Variant("Ensembled L→ab", (("L", "ab", "cl"), ("L", "ab", "reg"))),
+    "split_brain_reg": Variant("Split-Brain (reg,reg)", (("L", "ab", "reg"), ("ab", "L", "reg"))),
+    "split_brain_cl": Variant("Split-Brain (cl,cl)", (("L", "ab", "cl"), ("ab", "L", "cl"))),
+    "gaussian": Variant("Gaussian (random init.)", trained=False),
+    "supervised": Variant("supervised (object labels)", supervised=True),
+}
+
+
+class LabelNet(nn.Module):
+    """The supervised reference: the same trunk on the whole Lab image, its prediction layer giving class
+    scores at every position, averaged over the positions."""
+
+    def __init__(self, num_classes: int, width: float = 1.0):
+        super().__init__()
+        self.trunk = AlexNetTrunk(3, num_classes, width)
+
+    @checked_by(_check_lab)
+    def features(self, lab: torch.Tensor) -> dict[str, torch.Tensor]:
+        return self.trunk.features(lab)
+
+    @checked_by(_check_lab)
+    def forward(self, lab: torch.Tensor) -> torch.Tensor:
+        return self.trunk(lab).mean(dim=(2, 3))
+
+
+def build(name: str, width: float, num_classes: int = 8) -> nn.Module:
+    """The network of ``VARIANTS[name]`` at a full-network width multiplier (a split one: two halves of width / 2)."""
+    if name not in VARIANTS:
+        raise KeyError(f"unknown split-brain variant {name!r}; known: {', '.join(VARIANTS)}")
+    v = VARIANTS[name]
+    if v.supervised:
+        return LabelNet(num_classes, width)
+    if len(v.halves) == 2:
+        return SplitBrain(*(CrossChannel(*h, width=width / 2) for h in v.halves))
+    return CrossChannel(*v.halves[0], width=width)
+
+
+def _zeroed(lab: torch.Tensor, keep: str) -> torch.Tensor:
+    """Lab with every channel outside ``keep`` set to 0 in normalised units (L = 50, ab = 0)."""
+    out = torch.zeros_like(lab)
+    out[:, list(CHANNELS[keep])] = lab[:, list(CHANNELS[keep])]
+    return out
+
+
+def pretrain_loss(name: str, net: nn.Module, lab: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+    """The pre-training loss of ``VARIANTS[name]`` on a batch of normalised Lab images (and, for the supervised
+    reference, their object labels). A split network sums its halves' losses: each half's gradients reach
+    only its own weights, so this trains the two independently (Eq. 5.3)."""
+    v = VARIANTS[name]
+    if not v.trained:
+        raise ValueError(f"{v.label} is not trained: it is the random initialisation")
+    if v.supervised:
+        if labels is None:
+            raise ValueError("the supervised reference needs the object labels")
+        return F.cross_entropy(net(lab), labels)
+    if isinstance(net, SplitBrain):
+        return sum(cross_channel_loss(half, lab) for half in net.halves)
+    if v.joint:
+        target = _on_grid(lab)
+        colour = _half_sq(net(_zeroed(lab, "L"))[:, 1:], target[:, 1:])  # L1(F(X1), X2): ab from L alone
+        grey = _half_sq(net(_zeroed(lab, "ab"))[:, :1], target[:, :1])  # L2(F(X2), X1): L from ab alone
+        if v.joint == "eq54":
+            return colour + grey
+        return LAMBDA_EQ55 * (colour + grey) + (1 - 2 * LAMBDA_EQ55) * _half_sq(net(lab), target)
+    if v.drop:
+        return _half_sq(net(F.dropout(lab, v.drop, training=True)), _on_grid(lab))
+    return cross_channel_loss(net, lab)

@@ -1,0 +1,90 @@
+"""Numbers reported by Zhang, Isola & Efros, "Split-Brain Autoencoders: Unsupervised Learning by Cross-Channel
+Prediction", CVPR 2017 (= chapter 5 of R. Zhang's PhD thesis).
+
+Tables 5.4 (ImageNet) and 5.5 (Places) give the top-1 accuracy in % of linear classifiers on the frozen
+features of each layer, conv1 to conv5. In the text of the thesis each table comes out as the column of
+method names with their conv1 values, then one run of numbers per further layer, the methods in the same
+order; we store them in that form (``_TABLE54``, ``_TABLE55``), so that every number can be checked against
+the text run by run, and each run has one number per method. The comparison methods of other papers keep
+their names; ours are the ablations of sec. 5.5.1.
+"""
+
+from __future__ import annotations
+
+from reprolib.claims import PaperNumber
+
+CITATION = "zhang2017split"
+LAYERS = ("conv1", "conv2", "conv3", "conv4", "conv5")
+
+# Table 5.4, 1000-way ImageNet: method keys, then one run per layer.
+_METHODS54 = ("imagenet_labels", "gaussian", "kraehenbuehl", "noroozi", "doersch", "donahue", "pathak",
+              "zhang_eccv16", "lab_lab", "lab_drop50_lab", "l_ab_cl", "l_ab_reg", "ab_l_cl", "ab_l_reg",
+              "lab_ab_l", "lab_ab_l_lab", "ensembled_l_ab", "split_brain_reg", "split_brain_cl")
+_TABLE54 = {
+    "conv1": (19.3, 11.6, 17.5, 19.2, 16.2, 17.7, 14.1, 13.1, 12.9, 12.1, 12.5, 12.3, 11.6, 11.5, 15.1, 15.4, 11.7,
+              17.4, 17.7),
+    "conv2": (36.3, 17.1, 23.0, 30.1, 23.3, 24.5, 20.7, 24.8, 20.1, 20.4, 25.4, 23.5, 19.2, 19.4, 22.6, 22.9, 23.7,
+              27.9, 29.3),
+    "conv3": (44.2, 16.9, 24.5, 34.7, 30.2, 31.0, 21.0, 31.0, 18.5, 19.7, 32.4, 29.6, 22.6, 23.5, 24.4, 24.0, 30.9,
+              33.6, 35.4),
+    "conv4": (48.3, 16.3, 23.2, 33.9, 31.7, 29.9, 19.8, 32.6, 15.1, 16.1, 33.1, 31.1, 21.7, 23.9, 23.2, 22.0, 32.2,
+              34.2, 35.2),
+    "conv5": (50.5, 14.1, 20.6, 28.3, 29.6, 28.0, 15.5, 31.8, 11.5, 12.3, 32.0, 30.1, 19.2, 21.7, 21.1, 18.9, 31.3,
+              32.3, 32.8),
+}
+# Table 5.5, 205-way Places.
+_METHODS55 = ("places_labels", "imagenet_labels", "gaussian", "kraehenbuehl", "noroozi", "doersch", "wang_gupta",
+              "owens", "donahue", "pathak", "zhang_eccv16", "l_ab_cl", "l_ab_reg", "ab_l_cl", "ab_l_reg",
+              "split_brain_cl")
+_TABLE55 = {
+    "conv1": (22.1, 22.7, 15.7, 21.4, 23.0, 19.7, 20.1, 19.9, 22.0, 18.2, 16.0, 16.4, 16.2, 15.6, 15.9, 21.3),
+    "conv2": (35.1, 34.8, 20.3, 26.2, 32.1, 26.7, 28.5, 29.3, 28.7, 23.2, 25.7, 27.5, 26.5, 22.5, 22.8, 30.7),
+    "conv3": (40.2, 38.4, 19.8, 27.1, 35.5, 31.9, 29.9, 32.1, 31.8, 23.4, 29.6, 31.4, 30.0, 24.8, 25.6, 34.0),
+    "conv4": (43.3, 39.4, 19.1, 26.1, 34.8, 32.7, 29.7, 28.8, 31.3, 21.9, 30.3, 32.1, 30.5, 25.1, 26.2, 34.1),
+    "conv5": (44.6, 38.7, 17.5, 24.0, 31.3, 30.9, 27.9, 29.8, 29.7, 18.4, 29.7, 30.2, 29.4, 23.0, 24.9, 32.5),
+}
+
+LABELS = {
+    "imagenet_labels": "ImageNet-labels (supervised)", "places_labels": "Places-labels (supervised)",
+    "gaussian": "Gaussian (random init.)", "kraehenbuehl": "Krähenbühl et al. (k-means init.)",
+    "noroozi": "Noroozi & Favaro", "doersch": "Doersch et al.", "donahue": "Donahue et al. (BiGAN)",
+    "pathak": "Pathak et al. (context encoder)", "wang_gupta": "Wang & Gupta", "owens": "Owens et al.",
+    "zhang_eccv16": "Zhang et al. (ECCV 2016 colorization)", "lab_lab": "Lab→Lab (autoencoder)",
+    "lab_drop50_lab": "Lab(drop50)→Lab", "l_ab_cl": "L→ab (cl)", "l_ab_reg": "L→ab (reg)", "ab_l_cl": "ab→L (cl)",
+    "ab_l_reg": "ab→L (reg)", "lab_ab_l": "(L,ab)→(ab,L)", "lab_ab_l_lab": "(L,ab,Lab)→(ab,L,Lab)",
+    "ensembled_l_ab": "Ensembled L→ab", "split_brain_reg": "Split-Brain (reg,reg)",
+    "split_brain_cl": "Split-Brain (cl,cl)",
+}
+
+_NOTE_NOROOZI = ("conv1 with stride 2 instead of 4 (the table's footnote: denser maps, more memory and run time); "
+                 "the caption's 'best on all layers among unsupervised methods' leaves this method out")
+
+
+def _table(name: str, where: str, task: str, methods: tuple[str, ...], runs: dict) -> dict[str, dict[str, PaperNumber]]:
+    out: dict[str, dict[str, PaperNumber]] = {m: {} for m in methods}
+    for layer in LAYERS:
+        for method, value in zip(methods, runs[layer]):
+            out[method][layer] = PaperNumber(
+                key=f"{name}.{method}.{layer}", value=value, unit="%", where=where,
+                definition=f"top-1 accuracy of a linear classifier (softmax) on the frozen {layer} features, "
+                           f"bilinearly resized to about 9000 values, {task}",
+                note=_NOTE_NOROOZI if method == "noroozi" else "")
+    return out
+
+
+def table54() -> dict[str, dict[str, PaperNumber]]:
+    """Table 5.4 as ``{method: {layer: PaperNumber}}`` (1000-way ImageNet, top-1 %)."""
+    return _table("table54", "Table 5.4", "1000-way ImageNet classification", _METHODS54, _TABLE54)
+
+
+def table55() -> dict[str, dict[str, PaperNumber]]:
+    """Table 5.5 as ``{method: {layer: PaperNumber}}`` (205-way Places, top-1 %)."""
+    return _table("table55", "Table 5.5", "205-way Places classification", _METHODS55, _TABLE55)
+
+
+L_BINS = 50  # sec. 5.5.1: L quantised into 50 bins of size 2 (reprolib.quantize.NUM_L_BINS)
+AB_BINS = 313  # sec. 5.5.1: ab on a grid of size 10, the 313 bins in gamut, 1-hot targets, no rebalancing
+PROBE_FEATURES = 9000  # Table 5.3 caption / sec. 5.5.1: feature maps resized to about 9000 values
+PROBE_SIDES = (10, 6, 5, 5, 6)  # Table 5.3: Xd of conv1 .. conv5
+PROBE_SIZES = (9600, 9216, 9600, 9600, 9216)  # sec. 5.5.1: 9600 for conv1, 3, 4 and 9216 for conv2, 5
+LAMBDA_EQ55 = 1 / 3  # Eq. 5.5's weight: the three terms of (L,ab,Lab)->(ab,L,Lab) weigh 1/3 each
