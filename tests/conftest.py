@@ -14,3 +14,17 @@ os.environ.setdefault("REPROLIB_QUIET", "1")
 def _one_thread():
     torch.set_num_threads(int(os.environ.get("REPROLIB_TEST_THREADS", "1")))
     yield
+
+
+@pytest.fixture(scope="module")
+def module_cache(tmp_path_factory):
+    """An empty model cache (``REPROLIB_CACHE``) for one test module, the former setting restored after it."""
+    old = os.environ.get("REPROLIB_CACHE")
+    os.environ["REPROLIB_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+    try:
+        yield os.environ["REPROLIB_CACHE"]
+    finally:
+        if old is None:
+            os.environ.pop("REPROLIB_CACHE")
+        else:
+            os.environ["REPROLIB_CACHE"] = old

@@ -143,18 +143,8 @@ def test_claims_skip_untrained_ablations_with_a_reason():
 
 
 @pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory):
-    import os
-
-    old = os.environ.get("REPROLIB_CACHE")
-    os.environ["REPROLIB_CACHE"] = str(tmp_path_factory.mktemp("cache"))
-    try:
-        yield ch.run_experiment("smoke", write=False, device="cpu")
-    finally:
-        if old is None:
-            os.environ.pop("REPROLIB_CACHE")
-        else:
-            os.environ["REPROLIB_CACHE"] = old
+def smoke_run(module_cache):
+    return ch.run_experiment("smoke", write=False, device="cpu")
 
 
 def test_smoke_run_has_every_measurement(smoke_run):

@@ -1,0 +1,194 @@
+"""Chapter 4 (in preparation): split-brain autoencoders on ColorWorld, the pre-training and the probes.
+
+1. Every representation of ``reprolib.models.splitbrain.VARIANTS`` is pre-trained from scratch on the same
+   stream of 64-pixel ColorWorld scenes (no labels, except for the supervised reference); the random
+   initialisation is the untrained network.
+2. Linear probes (``reprolib.metrics.probe``) read two labels from the frozen conv1..conv5 features of held-out
+   scenes: **the object's class** (8 classes, the analogue of Table 5.4's ImageNet classes) and **the colour mode
+   of the main object** (on the scenes whose main object has several modes; the grey image says nothing of it,
+   so a probe on features computed from L alone can do no better than guessing each class's likeliest mode,
+   :func:`colour_bayes_rate`).
+3. Every test scene's 0/1 outcome is kept per probe (``metrics["samples"]``), for bootstrap intervals.
+
+The claims and the notebook come next; this module has what they will measure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from reprolib.chapters.split_brain import paper
+from reprolib.chapters.split_brain.verdicts import claims
+from reprolib.claims import fact
+from reprolib.color import normalize_ab, normalize_l, rgb_to_l_ab
+from reprolib.config import code_version, get_device, get_profile, seed_everything
+from reprolib.data import ColorWorld
+from reprolib.metrics.probe import LinearProbe, bayes_rate, extract_features, probe_size
+from reprolib.modelcache import load_or_train
+from reprolib.models.splitbrain import ALEXNET_WIDTHS, LAYERS, VARIANTS, build, pretrain_loss
+from reprolib.runs import ChapterRunBase
+from reprolib.train import TrainConfig, train
+
+CHAPTER = "split_brain"
+
+# A profile changes sizes, never the algorithm. fast: about 300 updates of each of the twelve trained
+# representations fit its 6 minutes (benchmarks/bench_split_brain.py: about 65 ms an update at width 1/8).
+SETTINGS: dict[str, dict] = {
+    "smoke": dict(size=32, width=1 / 16, steps=20, batch=16, lr=1e-3, probe_train=256, probe_test=128, budget=256,
+                  probe_iterations=50),
+    "fast": dict(size=64, width=1 / 8, steps=300, batch=32, lr=1e-3, probe_train=2000, probe_test=1000, budget=1024,
+                 probe_iterations=100),
+    "full": dict(size=64, width=1 / 4, steps=4000, batch=64, lr=1e-3, probe_train=4000, probe_test=2000,
+                 budget=2048, probe_iterations=200),
+}
+TASKS = ("object", "colour")  # the probes' labels: the main object's class, its colour mode
+
+
+def settings(profile: str | None) -> dict:
+    return dict(SETTINGS[get_profile(profile)])
+
+
+def lab_batch(world: ColorWorld, indices) -> dict:
+    """Normalised Lab (N, 3, H, W) of scenes ``indices``, their main object's class (``label``) and colour mode."""
+    out = world.batch(list(indices))
+    L, ab = rgb_to_l_ab(out["rgb"])
+    return {"lab": torch.cat([normalize_l(L), normalize_ab(ab)], 1), "label": out["label"], "mode": out["modes"][:, 0]}
+
+
+@dataclass
+class ChapterRun(ChapterRunBase):
+    """Data of a run and, once trained, its networks by variant name."""
+
+    train_set: ColorWorld
+    probe_train: ColorWorld
+    probe_test: ColorWorld
+    models: dict = field(default_factory=dict)
+
+
+def prepare(profile: str | None = None, seed: int = 0, device=None) -> ChapterRun:
+    profile = get_profile(profile)
+    seed_everything(seed)
+    s = settings(profile)
+    return ChapterRun(profile, seed, s, get_device(device),
+                      train_set=ColorWorld(n=s["steps"] * s["batch"], size=s["size"], seed=seed),
+                      probe_train=ColorWorld(n=s["probe_train"], size=s["size"], seed=seed + 10_000),
+                      probe_test=ColorWorld(n=s["probe_test"], size=s["size"], seed=seed + 20_000))
+
+
+def model_config(name: str, s: dict, seed: int) -> dict:
+    keys = ("size", "width", "steps", "batch", "lr")
+    return {"variant": name, **{k: s[k] for k in keys}, "seed": seed, "data_seed": seed, "code": code_version()}
+
+
+def train_model(run: ChapterRun, name: str, force: bool = False):
+    """Pre-train (or load) one representation; the random initialisation is only built, with the run's seed."""
+    s = run.settings
+
+    def make():
+        return build(name, s["width"], num_classes=run.train_set.num_classes)
+
+    if not VARIANTS[name].trained:
+        torch.manual_seed(run.seed)
+        run.models[name] = make().to(run.device).eval()
+        return run.models[name]
+    cfg = TrainConfig(steps=s["steps"], lr=s["lr"], log_every=max(1, s["steps"] // 20), seed=run.seed)
+
+    def fit(model, checkpoint_path):
+        return train(model, lambda m, b: pretrain_loss(name, m, b["lab"], b["label"]),
+                     lambda step: lab_batch(run.train_set, range(step * s["batch"], (step + 1) * s["batch"])),
+                     cfg, device=run.device, checkpoint_path=checkpoint_path, desc=name)
+
+    model, info = load_or_train(CHAPTER, name, run.profile, model_config(name, s, run.seed), make, fit, force=force,
+                                device=run.device)
+    run.models[name], run.histories[name] = model, info
+    return model
+
+
+def train_all(run: ChapterRun, force: bool = False) -> ChapterRun:
+    for name in VARIANTS:
+        train_model(run, name, force=force)
+    return run
+
+
+def colour_bayes_rate(world: ColorWorld, labels: torch.Tensor) -> float:
+    """The best colour-mode accuracy from the grey image alone on these scenes: each class's likeliest mode
+    (``labels``: the main objects' classes of the colour task's scenes)."""
+    counts = {int(c): int((labels == c).sum()) for c in labels.unique()}
+    return bayes_rate({c: world.classes[c].probs for c in counts}, counts)
+
+
+def probe_all(run: ChapterRun) -> dict:
+    """Probe every model at every layer for both tasks: per-scene 0/1 outcomes and the reference rates."""
+    s = run.settings
+    train_b = lab_batch(run.probe_train, range(len(run.probe_train)))
+    test_b = lab_batch(run.probe_test, range(len(run.probe_test)))
+    multimodal = lambda b: torch.tensor([run.probe_train.classes[int(c)].num_modes > 1 for c in b["label"]])  # noqa: E731
+    sel_train, sel_test = multimodal(train_b), multimodal(test_b)
+    max_modes = max(c.num_modes for c in run.probe_train.classes)
+    samples: dict = {"object": {}, "colour": {}}
+    for name, net in run.models.items():
+        feats = {split: extract_features(net.features, [b["lab"][i:i + 256].to(run.device)
+                                                        for i in range(0, len(b["lab"]), 256)], LAYERS, s["budget"])
+                 for split, b in (("train", train_b), ("test", test_b))}
+        for layer in LAYERS:
+            xtr, xte = feats["train"][layer].cpu(), feats["test"][layer].cpu()
+            obj = LinearProbe(run.probe_train.num_classes, iterations=s["probe_iterations"]).fit(xtr, train_b["label"])
+            samples["object"][f"{name}.{layer}"] = obj.correct(xte, test_b["label"]).tolist()
+            col = LinearProbe(max_modes, iterations=s["probe_iterations"]).fit(xtr[sel_train], train_b["mode"][sel_train])
+            samples["colour"][f"{name}.{layer}"] = col.correct(xte[sel_test], test_b["mode"][sel_test]).tolist()
+    # the colour task's Bayes rate from the grey image, one value per colour scene (so that it is resampled with them)
+    samples["colour"]["bayes"] = [max(run.probe_test.classes[int(c)].probs) for c in test_b["label"][sel_test]]
+    return {"samples": samples,
+            "chance_object": 1.0 / run.probe_test.num_classes,
+            "bayes_colour": colour_bayes_rate(run.probe_test, test_b["label"][sel_test]),
+            "n_object": len(run.probe_test), "n_colour": int(sel_test.sum())}
+
+
+def accuracy_table(metrics: dict) -> dict:
+    """``{task: {model: {layer: accuracy}}}`` from the per-scene outcomes."""
+    out: dict = {}
+    for task, lists in metrics["samples"].items():
+        for key, values in lists.items():
+            if "." not in key:  # a reference list (the colour task's Bayes rate), not a probe
+                continue
+            model, layer = key.rsplit(".", 1)
+            out.setdefault(task, {}).setdefault(model, {})[layer] = sum(values) / len(values)
+    return out
+
+
+def _conv_weights(net) -> list[int]:
+    """Weights of the convolutions conv1 .. conv5 (all halves together), layer by layer."""
+    trunks = [h.trunk for h in net.halves] if hasattr(net, "halves") else [net.trunk]
+    return [sum(next(m for m in getattr(t, layer) if isinstance(m, torch.nn.Conv2d)).weight.numel() for t in trunks)
+            for layer in LAYERS]
+
+
+def chapter_facts() -> list:
+    """Exact facts: Table 5.3's probe sizes from AlexNet's channels, and, at AlexNet's widths, a split network's
+    convolutions have exactly half the weights of one full network on the whole Lab image (sec. 5.3.2; built on
+    the meta device, nothing allocated)."""
+    with torch.device("meta"):
+        full, split = build("lab_lab", 1.0), build("split_brain_cl", 1.0)
+    sides = [probe_size(c, paper.PROBE_FEATURES) for c in ALEXNET_WIDTHS[:5]]
+    return [fact("probe sides of AlexNet conv1-conv5 at about 9000 features (Table 5.3)", list(paper.PROBE_SIDES), sides),
+            fact("probe features of AlexNet conv1-conv5 (sec. 5.5.1)", list(paper.PROBE_SIZES),
+                 [c * x * x for c, x in zip(ALEXNET_WIDTHS, sides)]),
+            fact("conv1-conv5 weights of the split network at AlexNet's widths, as a share of the full network's",
+                 [0.5] * 5, [a / b for a, b in zip(_conv_weights(split), _conv_weights(full))])]
+
+
+def run_experiment(profile: str | None = None, seed: int = 0, force: bool = False, device=None,
+                   write: bool = False) -> ChapterRun:
+    """Pre-train (or load) every representation, probe them, judge the claims (``write``: the results file)."""
+    run = prepare(profile, seed, device)
+    train_all(run, force=force)
+    run.metrics = probe_all(run)
+    run.metrics["accuracy"] = accuracy_table(run.metrics)
+    run.metrics["training"] = run.training_summary()
+    s = run.settings
+    prov = run.provenance(data={"dataset": "ColorWorld", "image_size": s["size"], "width": s["width"],
+                                "pretrain_images": s["steps"] * s["batch"], "probe_train": s["probe_train"],
+                                "probe_test": s["probe_test"], "probe_features": s["budget"]})
+    return run.conclude(CHAPTER, claims(), chapter_facts(), prov, write=write, seed_study=None)

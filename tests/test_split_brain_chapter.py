@@ -1,0 +1,41 @@
+"""The split-brain experiment end to end in the smoke profile: every probe's outcomes, the references, the facts
+and every claim judged from them."""
+
+import pytest
+
+from reprolib.chapters.split_brain import experiment as ex
+from reprolib.chapters.split_brain import verdicts
+from reprolib.models.splitbrain import LAYERS, VARIANTS
+
+
+@pytest.fixture(scope="module")
+def smoke(module_cache):
+    return ex.run_experiment("smoke", device="cpu")
+
+
+def test_every_model_is_probed_at_every_layer_on_the_same_scenes(smoke):
+    m, s = smoke.metrics, smoke.settings
+    obj, col = m["samples"]["object"], m["samples"]["colour"]
+    assert set(obj) == {f"{v}.{layer}" for v in VARIANTS for layer in LAYERS}
+    assert all(len(v) == s["probe_test"] for v in obj.values())
+    assert len({len(v) for v in col.values()}) == 1 and len(col["bayes"]) == m["n_colour"] > 0
+    assert all(set(v) <= {0.0, 1.0} for k, v in obj.items())
+    # the Bayes list is the rate the shared bayes_rate gives for these scenes
+    assert sum(col["bayes"]) / len(col["bayes"]) == pytest.approx(m["bayes_colour"])
+    assert 0.5 < m["bayes_colour"] < 0.75 and m["chance_object"] == 1 / 8
+    acc = m["accuracy"]
+    assert acc["object"]["split_brain_cl"]["conv3"] == pytest.approx(sum(obj["split_brain_cl.conv3"]) / s["probe_test"])
+
+
+def test_claims_are_judged_and_facts_hold(smoke):
+    res = smoke.results
+    assert all(f["ok"] for f in res["facts"])
+    by_id = {c["id"]: c for c in res["claims"]}
+    assert set(by_id) == {c.id for c in verdicts.claims()}
+    judged = [c for c in res["claims"] if c["verdict"] != "not_testable"]
+    assert len(judged) >= 6 and all(c["evidence"]["tests"] for c in judged)
+
+
+def test_the_untrained_network_is_not_trained_and_the_others_are(smoke):
+    assert "gaussian" not in smoke.histories
+    assert set(smoke.histories) == {n for n, v in VARIANTS.items() if v.trained}
