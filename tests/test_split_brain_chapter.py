@@ -39,3 +39,30 @@ def test_claims_are_judged_and_facts_hold(smoke):
 def test_the_untrained_network_is_not_trained_and_the_others_are(smoke):
     assert "gaussian" not in smoke.histories
     assert set(smoke.histories) == {n for n, v in VARIANTS.items() if v.trained}
+
+
+def test_probe_folder_reads_classes_from_folder_names(tmp_path):
+    """The online section's loader on a tiny folder tree in Imagenette's layout (root/<class>/<image>)."""
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    from reprolib.models.splitbrain import build
+
+    rng = np.random.default_rng(0)
+    for split in ("train", "val"):
+        for name, colour in (("n01_red", (200, 30, 30)), ("n02_blue", (30, 30, 200))):
+            folder = tmp_path / split / name
+            folder.mkdir(parents=True)
+            for i in range(4):
+                pixels = np.clip(np.array(colour) + rng.integers(-20, 20, (40, 40, 3)), 0, 255).astype(np.uint8)
+                Image.fromarray(pixels).save(folder / f"{i}.png")
+    torch.manual_seed(0)
+    acc = ex.probe_folder(build("gaussian", 0.0625), tmp_path / "train", tmp_path / "val", size=32, budget=64,
+                          device="cpu")
+    assert set(acc) == set(LAYERS) and acc["conv1"] == 1.0  # red and blue photos: any colour-seeing layer
+    (tmp_path / "val" / "n03_green").mkdir()
+    Image.fromarray(np.full((40, 40, 3), (30, 200, 30), np.uint8)).save(tmp_path / "val" / "n03_green" / "0.png")
+    with pytest.raises(ValueError, match="different classes"):
+        ex.probe_folder(build("gaussian", 0.0625), tmp_path / "train", tmp_path / "val", size=32, budget=64,
+                        device="cpu")

@@ -19,6 +19,7 @@ CHAPTERS = {
     "automatic": "reprolib.chapters.automatic:run",
     "user_guided": "reprolib.chapters.user_guided:run",
     "bicyclegan": "reprolib.chapters.bicyclegan:run",
+    "split_brain": "reprolib.chapters.split_brain:run",
     "lpips": "reprolib.chapters.lpips:run",
 }
 

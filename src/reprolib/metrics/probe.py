@@ -185,17 +185,21 @@ def accuracy_interval(correct: Sequence[float], group: str = "probe") -> tuple[f
     return float(reps[0]), low, high
 
 
-def bayes_rate(probs: Mapping[object, Sequence[float]], counts: Mapping[object, int]) -> float:
-    """The best accuracy of any classifier that knows an item's group but nothing else about its label:
-    ``sum_g counts[g] max_j probs[g][j] / sum_g counts[g]`` (e.g. the group is an object's class, the label
-    its colour mode, drawn with the class's probabilities independently of what the features see)."""
+def _check_bayes(probs, counts):
     unknown = sorted(map(str, set(counts) - set(probs)))
     if unknown:
         raise KeyError(f"no probabilities for the groups {unknown}")
-    total = sum(int(n) for n in counts.values())
-    if total < 1 or any(int(n) < 0 for n in counts.values()):
+    if sum(int(n) for n in counts.values()) < 1 or any(int(n) < 0 for n in counts.values()):
         raise ValueError(f"counts must be >= 0 and not all 0, got {dict(counts)}")
     for g, p in probs.items():
         if len(p) == 0 or any(v < 0 for v in p) or abs(sum(p) - 1) > 1e-6:
             raise ValueError(f"probs[{g!r}] must be a probability vector, got {list(p)}")
+
+
+@checked_by(_check_bayes)
+def bayes_rate(probs: Mapping[object, Sequence[float]], counts: Mapping[object, int]) -> float:
+    """The best accuracy of any classifier that knows an item's group but nothing else about its label:
+    ``sum_g counts[g] max_j probs[g][j] / sum_g counts[g]`` (e.g. the group is an object's class, the label
+    its colour mode, drawn with the class's probabilities independently of what the features see)."""
+    total = sum(int(n) for n in counts.values())
     return sum(int(n) * max(probs[g]) for g, n in counts.items()) / total

@@ -252,18 +252,24 @@ def _zeroed(lab: torch.Tensor, keep: str) -> torch.Tensor:
     return out
 
 
+def _check_pretrain(name, net, lab, labels):
+    if name not in VARIANTS:
+        raise KeyError(f"unknown split-brain variant {name!r}; known: {', '.join(VARIANTS)}")
+    if not VARIANTS[name].trained:
+        raise ValueError(f"{VARIANTS[name].label} is not trained: it is the random initialisation")
+    if VARIANTS[name].supervised and labels is None:
+        raise ValueError("the supervised reference needs the object labels")
+
+
+@checked_by(_check_pretrain)
 def pretrain_loss(name: str, net: nn.Module, lab: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
     """The pre-training loss of ``VARIANTS[name]`` on a batch of normalised Lab images (and, for the supervised
     reference, their object labels). A split network sums its halves' losses: each half's gradients reach
     only its own weights, so this trains the two independently (Eq. 5.3)."""
     v = VARIANTS[name]
-    if not v.trained:
-        raise ValueError(f"{v.label} is not trained: it is the random initialisation")
     if v.supervised:
-        if labels is None:
-            raise ValueError("the supervised reference needs the object labels")
         return F.cross_entropy(net(lab), labels)
-    if isinstance(net, SplitBrain):
+    if len(v.halves) == 2:  # a split network: each half on its own problem
         return sum(cross_channel_loss(half, lab) for half in net.halves)
     if v.joint:
         target = _on_grid(lab)

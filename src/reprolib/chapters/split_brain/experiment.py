@@ -16,6 +16,7 @@ The claims and the notebook come next; this module has what they will measure.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 
@@ -32,6 +33,10 @@ from reprolib.runs import ChapterRunBase
 from reprolib.train import TrainConfig, train
 
 CHAPTER = "split_brain"
+TITLE = "4. Split-brain autoencoders: colorization as self-supervision"
+NOTEBOOK = "book/split_brain.ipynb"
+NEEDS_GPU = ("no; the smoke and fast profiles run on a CPU, the full profile (wider networks, 4000 updates of 64 "
+             "scenes for each of twelve representations, larger probes) is meant for a GPU")
 
 # A profile changes sizes, never the algorithm. fast: about 300 updates of each of the twelve trained
 # representations fit its 6 minutes (benchmarks/bench_split_brain.py: about 65 ms an update at width 1/8).
@@ -158,6 +163,44 @@ def accuracy_table(metrics: dict) -> dict:
     return out
 
 
+def folder_lab(ds, indices) -> dict:
+    """Normalised Lab of photos ``indices`` of an :class:`ImageFolderColor` and their classes (the names of the
+    folders that hold them, numbered in sorted order)."""
+    names = sorted({Path(f).parent.name for f in ds.files})
+    items = [ds[i] for i in indices]
+    L, ab = rgb_to_l_ab(torch.stack([it["rgb"] for it in items]))
+    labels = torch.tensor([names.index(Path(it["path"]).parent.name) for it in items])
+    return {"lab": torch.cat([normalize_l(L), normalize_ab(ab)], 1), "label": labels, "classes": names}
+
+
+def probe_folder(net, train_root, test_root, size: int, budget: int, per_class: int | None = None,
+                 iterations: int = 100, device=None) -> dict:
+    """The linear-probe protocol on labelled photo folders (``root/<class>/<image>``, e.g. Imagenette's
+    ``train`` and ``val``): centre crops resized to ``size``, probe features of conv1..conv5, a
+    :class:`LinearProbe` per layer on the training folder (at most ``per_class`` photos of each class), its
+    accuracy on the test folder. Returns ``{layer: accuracy}``."""
+    from reprolib.data import ImageFolderColor
+
+    sets = [ImageFolderColor(root, size=size, train=False, load_size=size, skip_grayscale=True) for root in (train_root, test_root)]
+    picked = []
+    for ds in sets:
+        by_class: dict = {}
+        for i, f in enumerate(ds.files):
+            by_class.setdefault(Path(f).parent.name, []).append(i)
+        picked.append([i for idx in by_class.values() for i in idx[:per_class]])
+    train_b, test_b = (folder_lab(ds, idx) for ds, idx in zip(sets, picked))
+    if train_b["classes"] != test_b["classes"]:
+        raise ValueError(f"the training and test folders have different classes: {train_b['classes']} and "
+                         f"{test_b['classes']}")
+    device = get_device(device)
+    net = net.to(device)
+    feats = [extract_features(net.features, [b["lab"][i:i + 64].to(device) for i in range(0, len(b["lab"]), 64)],
+                              LAYERS, budget) for b in (train_b, test_b)]
+    k = len(train_b["classes"])
+    return {layer: LinearProbe(k, iterations=iterations).fit(feats[0][layer].cpu(), train_b["label"])
+            .score(feats[1][layer].cpu(), test_b["label"]) for layer in LAYERS}
+
+
 def _conv_weights(net) -> list[int]:
     """Weights of the convolutions conv1 .. conv5 (all halves together), layer by layer."""
     trunks = [h.trunk for h in net.halves] if hasattr(net, "halves") else [net.trunk]
@@ -180,15 +223,21 @@ def chapter_facts() -> list:
 
 
 def run_experiment(profile: str | None = None, seed: int = 0, force: bool = False, device=None,
-                   write: bool = False) -> ChapterRun:
+                   write: bool = True) -> ChapterRun:
     """Pre-train (or load) every representation, probe them, judge the claims (``write``: the results file)."""
     run = prepare(profile, seed, device)
     train_all(run, force=force)
     run.metrics = probe_all(run)
     run.metrics["accuracy"] = accuracy_table(run.metrics)
+    run.metrics["table54"] = {m: {layer: 100 * a for layer, a in v.items()} for m, v in run.metrics["accuracy"]["object"].items()}
     run.metrics["training"] = run.training_summary()
     s = run.settings
     prov = run.provenance(data={"dataset": "ColorWorld", "image_size": s["size"], "width": s["width"],
                                 "pretrain_images": s["steps"] * s["batch"], "probe_train": s["probe_train"],
                                 "probe_test": s["probe_test"], "probe_features": s["budget"]})
     return run.conclude(CHAPTER, claims(), chapter_facts(), prov, write=write, seed_study=None)
+
+
+def run(profile: str | None = None, seed: int = 0, force: bool = False, device=None, write: bool = True) -> dict:
+    """CLI entry point: run the chapter and (``write``) write ``book/results/<profile>/split_brain.json``."""
+    return run_experiment(profile=profile, seed=seed, force=force, device=device, write=write).results
