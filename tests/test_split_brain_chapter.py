@@ -10,7 +10,7 @@ from reprolib.models.splitbrain import LAYERS, VARIANTS
 
 @pytest.fixture(scope="module")
 def smoke(module_cache):
-    return ex.run_experiment("smoke", device="cpu")
+    return ex.run_experiment("smoke", device="cpu", write=False)
 
 
 def test_every_model_is_probed_at_every_layer_on_the_same_scenes(smoke):

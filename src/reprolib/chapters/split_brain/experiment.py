@@ -235,7 +235,7 @@ def run_experiment(profile: str | None = None, seed: int = 0, force: bool = Fals
     prov = run.provenance(data={"dataset": "ColorWorld", "image_size": s["size"], "width": s["width"],
                                 "pretrain_images": s["steps"] * s["batch"], "probe_train": s["probe_train"],
                                 "probe_test": s["probe_test"], "probe_features": s["budget"]})
-    return run.conclude(CHAPTER, claims(), chapter_facts(), prov, write=write, seed_study=None)
+    return run.conclude(CHAPTER, claims(), chapter_facts(), prov, write=write)
 
 
 def run(profile: str | None = None, seed: int = 0, force: bool = False, device=None, write: bool = True) -> dict:
