@@ -83,7 +83,7 @@ def extract_features(features: Callable[[torch.Tensor], Mapping[str, torch.Tenso
     return {name: torch.cat(parts) for name, parts in out.items()}
 
 
-def _check_xy(self, x, y):
+def _check_labels(self, x, y):
     if not isinstance(x, torch.Tensor) or x.dim() != 2:
         raise ValueError(f"features must be (N, F), got {tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}")
     if not isinstance(y, torch.Tensor) or y.dim() != 1 or len(y) != len(x) or y.dtype.is_floating_point:
@@ -91,13 +91,16 @@ def _check_xy(self, x, y):
                          f"{tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__}")
     if len(y) and (int(y.min()) < 0 or int(y.max()) >= self.num_classes):
         raise ValueError(f"labels must lie in 0..{self.num_classes - 1}, got {int(y.min())}..{int(y.max())}")
+
+
+def _check_xy(self, x, y):
+    _check_labels(self, x, y)
     if self.weight is not None and x.shape[1] != self.weight.shape[0]:
         raise ValueError(f"this probe was fitted on {self.weight.shape[0]} features, got {x.shape[1]}")
 
 
 def _check_fit(self, x, y):
-    self.weight = None  # a new fit replaces the old one, whatever its width
-    _check_xy(self, x, y)
+    _check_labels(self, x, y)  # a new fit replaces the old one, whatever its width
     if len(x) < 2:
         raise ValueError(f"a probe needs at least two training items, got {len(x)}")
 
