@@ -19,10 +19,10 @@ def test_the_captions_claim_holds_without_the_stride_2_method():
     # "best on all layers across unsupervised methods" (Table 5.4), with Noroozi & Favaro's footnoted
     # stride-2 network left out (it is higher at conv1 and conv2); Donahue et al. tie at conv1
     t54 = paper.table54()
-    supervised = {"imagenet_labels", "places_labels", "noroozi", "split_brain_cl"}
+    not_compared = {"imagenet_labels", "places_labels", "noroozi", "split_brain_cl"}  # supervised, footnoted, itself
     for layer in paper.LAYERS:
         best = t54["split_brain_cl"][layer].value
-        assert all(best >= t54[m][layer].value for m in t54 if m not in supervised), layer
+        assert all(best >= t54[m][layer].value for m in t54 if m not in not_compared), layer
     assert t54["noroozi"]["conv1"].value > t54["split_brain_cl"]["conv1"].value
 
 

@@ -73,15 +73,6 @@ def check_probe_size(fn: Callable) -> None:
 
 
 # 3. A split layer as one grouped convolution
-def _ref_grouped(conv_a: nn.Conv2d, conv_b: nn.Conv2d) -> nn.Conv2d:
-    joint = nn.Conv2d(2 * conv_a.in_channels, 2 * conv_a.out_channels, conv_a.kernel_size, conv_a.stride,
-                      conv_a.padding, groups=2)
-    with torch.no_grad():
-        joint.weight.copy_(torch.cat([conv_a.weight, conv_b.weight], 0))
-        joint.bias.copy_(torch.cat([conv_a.bias, conv_b.bias], 0))
-    return joint
-
-
 def check_grouped_from_halves(fn: Callable) -> None:
     """Check ``fn(conv_a, conv_b) -> nn.Conv2d``: one convolution with ``groups=2`` whose output on
     ``cat(x_a, x_b)`` is ``cat(conv_a(x_a), conv_b(x_b))``, for two convolutions of the same shape (one layer of

@@ -55,11 +55,16 @@ def settings(profile: str | None) -> dict:
     return dict(SETTINGS[get_profile(profile)])
 
 
+def normalised_lab(rgb: torch.Tensor) -> torch.Tensor:
+    """RGB (N, 3, H, W) in [0, 1] -> the networks' input: (L - 50)/100, a/110, b/110."""
+    L, ab = rgb_to_l_ab(rgb)
+    return torch.cat([normalize_l(L), normalize_ab(ab)], 1)
+
+
 def lab_batch(world: ColorWorld, indices) -> dict:
     """Normalised Lab (N, 3, H, W) of scenes ``indices``, their main object's class (``label``) and colour mode."""
     out = world.batch(list(indices))
-    L, ab = rgb_to_l_ab(out["rgb"])
-    return {"lab": torch.cat([normalize_l(L), normalize_ab(ab)], 1), "label": out["label"], "mode": out["modes"][:, 0]}
+    return {"lab": normalised_lab(out["rgb"]), "label": out["label"], "mode": out["modes"][:, 0]}
 
 
 @dataclass
@@ -168,9 +173,8 @@ def folder_lab(ds, indices) -> dict:
     folders that hold them, numbered in sorted order)."""
     names = sorted({Path(f).parent.name for f in ds.files})
     items = [ds[i] for i in indices]
-    L, ab = rgb_to_l_ab(torch.stack([it["rgb"] for it in items]))
     labels = torch.tensor([names.index(Path(it["path"]).parent.name) for it in items])
-    return {"lab": torch.cat([normalize_l(L), normalize_ab(ab)], 1), "label": labels, "classes": names}
+    return {"lab": normalised_lab(torch.stack([it["rgb"] for it in items])), "label": labels, "classes": names}
 
 
 def probe_folder(net, train_root, test_root, size: int, budget: int, per_class: int | None = None,
@@ -229,7 +233,6 @@ def run_experiment(profile: str | None = None, seed: int = 0, force: bool = Fals
     train_all(run, force=force)
     run.metrics = probe_all(run)
     run.metrics["accuracy"] = accuracy_table(run.metrics)
-    run.metrics["table54"] = {m: {layer: 100 * a for layer, a in v.items()} for m, v in run.metrics["accuracy"]["object"].items()}
     run.metrics["training"] = run.training_summary()
     s = run.settings
     prov = run.provenance(data={"dataset": "ColorWorld", "image_size": s["size"], "width": s["width"],

@@ -12,6 +12,9 @@ their names; ours are the ablations of sec. 5.5.1.
 from __future__ import annotations
 
 from reprolib.claims import PaperNumber
+from reprolib.models.splitbrain import LAMBDA_EQ55  # noqa: F401  (sec. 5.5.1: lambda = 1/3)
+from reprolib.quantize import NUM_AB_BINS as AB_BINS  # noqa: F401  (sec. 5.5.1: the 313 in-gamut bins)
+from reprolib.quantize import NUM_L_BINS as L_BINS  # noqa: F401  (sec. 5.5.1: 50 bins of size 2)
 
 CITATION = "zhang2017split"
 LAYERS = ("conv1", "conv2", "conv3", "conv4", "conv5")
@@ -82,9 +85,6 @@ def table55() -> dict[str, dict[str, PaperNumber]]:
     return _table("table55", "Table 5.5", "205-way Places classification", _METHODS55, _TABLE55)
 
 
-L_BINS = 50  # sec. 5.5.1: L quantised into 50 bins of size 2 (reprolib.quantize.NUM_L_BINS)
-AB_BINS = 313  # sec. 5.5.1: ab on a grid of size 10, the 313 bins in gamut, 1-hot targets, no rebalancing
 PROBE_FEATURES = 9000  # Table 5.3 caption / sec. 5.5.1: feature maps resized to about 9000 values
 PROBE_SIDES = (10, 6, 5, 5, 6)  # Table 5.3: Xd of conv1 .. conv5
 PROBE_SIZES = (9600, 9216, 9600, 9600, 9216)  # sec. 5.5.1: 9600 for conv1, 3, 4 and 9216 for conv2, 5
-LAMBDA_EQ55 = 1 / 3  # Eq. 5.5's weight: the three terms of (L,ab,Lab)->(ab,L,Lab) weigh 1/3 each

@@ -125,15 +125,17 @@ def paper_tables(runs: dict) -> list:
     flat = {f"{m}.{layer}": n.value for m, row in t54.items() for layer, n in row.items()}
     flat.update({f"supervised.{layer}": t54["imagenet_labels"][layer].value for layer in LAYERS})
     rows = [(m, VARIANTS[m].label) for m in OURS]
-    tree = {label: None if res is None else {"metrics": res["metrics"].get("table54", {})} for label, res in runs.items()}
-    t1 = comparison_table(rows, [(layer, layer, ".1f") for layer in LAYERS], flat, tree, key="{row}.{column}",
+
+    def percent(task: str) -> dict:
+        return {label: None if res is None else {"metrics": {f"{m}.{layer}": 100 * a for m, v in
+                                                             res["metrics"]["accuracy"][task].items()
+                                                             for layer, a in v.items()}}
+                for label, res in runs.items()}
+
+    t1 = comparison_table(rows, [(layer, layer, ".1f") for layer in LAYERS], flat, percent("object"), key="{row}.{column}",
                           caption="Table 5.4 (1000-way ImageNet, top-1 %) beside our 8-way object-class probes "
                                   "(ColorWorld, top-1 %); supervised: the paper's ImageNet-labels row")
-    colour = {label: None if res is None else {"metrics": {f"{m}.{layer}": 100 * a for m, v in
-                                                           res["metrics"]["accuracy"]["colour"].items()
-                                                           for layer, a in v.items()}}
-              for label, res in runs.items()}
-    t2 = comparison_table(rows, [(layer, layer, ".1f") for layer in LAYERS], {}, colour, key="{row}.{column}",
+    t2 = comparison_table(rows, [(layer, layer, ".1f") for layer in LAYERS], {}, percent("colour"), key="{row}.{column}",
                           measured_only=LAYERS,
                           caption="The main object's colour mode read from each layer (top-1 %); the grey image "
                                   "alone allows the Bayes rate (about 56 %)")
