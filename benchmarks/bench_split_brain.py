@@ -5,7 +5,7 @@ Training: ``--batch`` scenes rendered per update, converted to normalised Lab, o
 ``cross_channel_loss`` for L -> ab (cl, 313 classes), ab -> L (cl, 50 classes) and Lab -> Lab (reg), at the
 width of a full network and of one split half. Probe: conv1..conv5 features of ``--probe-train`` +
 ``--probe-test`` scenes resized to ``--budget`` features each, then ``LinearProbe`` fitted on the 8 object
-classes. Medians over ``--steps`` timed updates (after ``--warmup``) and over ``--repeats`` probes.
+classes; the ImageNet AlexNet reference's features of the same scenes. Medians over ``--steps`` timed updates (after ``--warmup``) and over ``--repeats`` probes.
 
     python benchmarks/bench_split_brain.py                       # 64 px, width 1/8, batch 32
     python benchmarks/bench_split_brain.py --width 0.25 --budget 2048
@@ -22,7 +22,7 @@ import torch
 from reprolib.color import normalize_ab, normalize_l, rgb_to_l_ab
 from reprolib.data import ColorWorld
 from reprolib.metrics.probe import LinearProbe, extract_features
-from reprolib.models.splitbrain import LAYERS, CrossChannel, cross_channel_loss
+from reprolib.models.splitbrain import LAYERS, CrossChannel, ImageNetAlexNet, cross_channel_loss
 
 
 def lab_of(world: ColorWorld, indices) -> tuple[torch.Tensor, torch.Tensor]:
@@ -33,6 +33,15 @@ def lab_of(world: ColorWorld, indices) -> tuple[torch.Tensor, torch.Tensor]:
 
 def bench_training(args) -> None:
     world = ColorWorld(n=(args.warmup + args.steps) * args.batch, size=args.size, seed=0)
+    times = []
+    for step in range(args.warmup + args.steps):
+        t0 = time.perf_counter()
+        lab_of(world, range(step * args.batch, (step + 1) * args.batch))
+        if step >= args.warmup:
+            times.append(time.perf_counter() - t0)
+    print(f"data: rendering {args.batch} scenes and converting them to normalised Lab "
+          f"{1000 * statistics.median(times):7.1f} ms (included in every update below; the chapter's runs render "
+          f"each batch once and reuse it for every representation)")
     for width, what in ((args.width, "full width"), (args.width / 2, "one half")):
         for source, target, loss in (("L", "ab", "cl"), ("ab", "L", "cl"), ("Lab", "Lab", "reg")):
             torch.manual_seed(0)
@@ -70,6 +79,15 @@ def bench_probe(args) -> None:
     print(f"probe: features of {len(world)} scenes at 5 layers {statistics.median(times_x):6.2f} s; 5 fits on "
           f"{args.probe_train} x ~{args.budget} features ({args.iterations} L-BFGS iterations) "
           f"{statistics.median(times_fit):6.2f} s")
+    if args.imagenet:
+        ref = ImageNetAlexNet()
+        times = []
+        for _ in range(args.repeats):
+            t0 = time.perf_counter()
+            extract_features(ref.features, batches, LAYERS, args.budget)
+            times.append(time.perf_counter() - t0)
+        print(f"probe: features of the ImageNet AlexNet (scenes enlarged {ref.scale}x) of {len(world)} scenes "
+              f"{statistics.median(times):6.2f} s")
 
 
 def main() -> None:
@@ -85,6 +103,8 @@ def main() -> None:
     p.add_argument("--iterations", type=int, default=100)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--no-imagenet", dest="imagenet", action="store_false",
+                   help="skip the ImageNet AlexNet's features (they need the offline ImageNet weights)")
     args = p.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -130,3 +130,19 @@ def test_bayes_rate_and_accuracy_interval():
     assert accuracy_interval([1.0, 1.0]) == (1.0, 1.0, 1.0)
     with pytest.raises(ValueError, match="0/1"):
         accuracy_interval([0.5])
+
+
+def test_closed_form_gradient_is_autograds():
+    """The fit's gradient (closed form) against autograd's on the objective, at a random point: float64 sums of a
+    few thousand terms of size about 1, so they agree to about 1e-13; 1e-10 leaves room for any summation order."""
+    x, y = _clusters(40, 4, 6, 1.0, seed=7)
+    probe = LinearProbe(4, l2=0.05)
+    g = torch.Generator().manual_seed(3)
+    w = torch.randn(x.shape[1], 4, generator=g, dtype=torch.float64).requires_grad_()
+    b = torch.randn(4, generator=g, dtype=torch.float64).requires_grad_()
+    loss, gw, gb = probe.gradient(x, y, w.detach(), b.detach())
+    reference = probe.objective(x, y, w, b)
+    reference.backward()
+    torch.testing.assert_close(loss, reference.detach(), rtol=1e-12, atol=0)
+    torch.testing.assert_close(gw, w.grad, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(gb, b.grad, rtol=1e-10, atol=1e-12)

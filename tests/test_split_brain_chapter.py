@@ -2,6 +2,7 @@
 and every claim judged from them."""
 
 import pytest
+import torch
 
 from reprolib.chapters.split_brain import experiment as ex
 from reprolib.chapters.split_brain import verdicts
@@ -37,8 +38,32 @@ def test_claims_are_judged_and_facts_hold(smoke):
 
 
 def test_the_untrained_network_is_not_trained_and_the_others_are(smoke):
-    assert "gaussian" not in smoke.histories
+    assert "gaussian" not in smoke.histories and "imagenet" not in smoke.histories
     assert set(smoke.histories) == {n for n, v in VARIANTS.items() if v.trained}
+
+
+def test_the_pretraining_batches_are_made_once_and_are_the_same_for_every_network(smoke):
+    s = smoke.settings
+    assert sorted(smoke.batches) == list(range(s["steps"]))
+    fresh = ex.lab_batch(smoke.train_set, range(3 * s["batch"], 4 * s["batch"]))
+    kept = smoke.train_batch(3)
+    assert kept is smoke.batches[3] and all(torch.equal(fresh[k], kept[k]) for k in fresh)
+
+
+def test_a_run_too_large_for_the_batch_cache_renders_every_time(monkeypatch):
+    monkeypatch.setattr(ex, "BATCH_CACHE_BYTES", 0)
+    run = ex.prepare("smoke", device="cpu")
+    first, again = run.train_batch(0), run.train_batch(0)
+    assert not run.batches and first is not again and torch.equal(first["lab"], again["lab"])
+
+
+def test_the_demo_reuses_the_experiments_object_probes(smoke, monkeypatch):
+    from reprolib.chapters.split_brain import demo
+
+    view = demo.LayerView(smoke)
+    monkeypatch.setattr(demo.LinearProbe, "fit", lambda *a, **k: pytest.fail("the demo refitted a probe"))
+    v = view.view("split_brain_cl", "conv2")
+    assert v["accuracy"] == pytest.approx(smoke.metrics["accuracy"]["object"]["split_brain_cl"]["conv2"])
 
 
 def test_probe_folder_reads_classes_from_folder_names(tmp_path):

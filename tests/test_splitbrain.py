@@ -91,6 +91,8 @@ def test_every_variant_builds_and_its_loss_trains_what_it_should():
 
     lab, labels = _lab(n=2, seed=3), torch.tensor([0, 5])
     for name, v in VARIANTS.items():
+        if v.pretrained:  # the ImageNet network has its own widths (test_imagenet_reference_*)
+            continue
         torch.manual_seed(0)
         net = build(name, width=0.125)
         feats = net.features(lab)
@@ -126,3 +128,80 @@ def test_joint_losses_never_show_the_predicted_channels(monkeypatch):
     hand = (0.5 * target[:, 1:].pow(2).sum(1).mean() + 0.5 * target[:, :1].pow(2).sum(1).mean()
             + 0.5 * target.pow(2).sum(1).mean()) / 3  # all three terms weigh 1/3 at lambda = 1/3
     torch.testing.assert_close(loss55, hand)
+
+
+def test_imagenet_reference_is_alexnet_on_the_enlarged_rgb_scene():
+    """conv1..conv5 of the ImageNet reference are torchvision AlexNet's relu1..relu5 of the scene turned back into
+    RGB, enlarged twice and ImageNet-normalised (a random backbone: the composition is what is tested)."""
+    import torch.nn.functional as F
+
+    from reprolib.color import rgb_to_l_ab
+    from reprolib.nn.backbones import build_backbone, imagenet_normalize
+    from reprolib.models.splitbrain import ImageNetAlexNet, lab_to_rgb_normalised
+
+    backbone = build_backbone("alex", seed=0).eval()
+    net = ImageNetAlexNet(backbone)
+    rgb = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(1)) * 0.8 + 0.1
+    L, ab = rgb_to_l_ab(rgb)
+    lab = torch.cat([(L - 50) / 100, ab / 110], 1)
+    # the normalised Lab goes back to the same RGB (float32 round trip through XYZ: a few 1e-6)
+    assert torch.allclose(lab_to_rgb_normalised(lab), rgb, atol=1e-4)
+    with torch.no_grad():
+        feats = net.features(lab)
+        taps = backbone(imagenet_normalize(F.interpolate(lab_to_rgb_normalised(lab), size=(64, 64), mode="bilinear",
+                                                         align_corners=False)))
+    assert list(feats) == list(LAYERS)
+    assert [feats[k].shape[1] for k in LAYERS] == [64, 192, 384, 256, 256]
+    assert feats["conv1"].shape[-1] == 15 and feats["conv5"].shape[-1] == 3  # 64 px through AlexNet's strides
+    for k, t in zip(LAYERS, taps):
+        assert torch.allclose(feats[k], t, rtol=1e-5, atol=1e-6), k
+    with pytest.raises(ValueError, match="normalised Lab"):
+        net.features(lab[:, :1])
+
+
+def test_imagenet_variant_is_the_offline_imagenet_alexnet():
+    from reprolib.models.splitbrain import VARIANTS, build, pretrain_loss
+    from reprolib.nn.pretrained import pretrained_backbone
+
+    net = build("imagenet", width=0.125)
+    ref = pretrained_backbone("alex")
+    assert not VARIANTS["imagenet"].trained
+    assert all(torch.equal(a, b) for a, b in zip(net.backbone.state_dict().values(), ref.state_dict().values()))
+    assert not any(p.requires_grad for p in net.parameters())
+    with pytest.raises(ValueError, match="not trained here"):
+        pretrain_loss("imagenet", net, _lab(n=2, seed=0))
+
+
+def test_layer_tables_build_networks_with_their_shapes_and_grouped_weights():
+    from torch import nn
+
+    from reprolib.models.splitbrain import LayerSpec, alexnet_from_specs, map_sides
+
+    specs = [LayerSpec("conv1", "conv", 8, 5, 2, 1, 2), LayerSpec("pool1", "pool", None, 3, 2),
+             LayerSpec("conv2", "conv", 6, 3, 1, 2, 2, groups=2), LayerSpec("out", "conv", None, 1)]
+    net = alexnet_from_specs(specs, in_channels=3, out_channels=5)
+    names = [n for n, _ in net.named_children()]
+    assert names == ["conv1", "conv1_relu", "pool1", "conv2", "conv2_relu", "out", "out_relu"]
+    assert net.conv2.weight.shape == (6, 4, 3, 3) and net.out.out_channels == 5
+    # 33 -> conv1 (33 + 4 - 5) / 2 + 1 = 17 -> pool (17 - 3) / 2 + 1 = 8 -> dilated 3 x 3 (span 5), pad 2: 8
+    assert map_sides(net, 33) == {"conv1": 17, "pool1": 8, "conv2": 8, "out": 8}
+    assert map_sides(net, 33) == {k: v.shape[-1] for k, v in _named_outputs(net, torch.zeros(1, 3, 33, 33)).items()}
+    # Caffe's pools round up: 20 -> conv1 10 -> pool ceil((10 - 3) / 2) + 1 = 5, where rounding down gives 4
+    assert map_sides(net, 20)["pool1"] == 5
+    with torch.device("meta"):
+        meta = alexnet_from_specs(specs, in_channels=3, out_channels=5)
+    assert map_sides(meta, 33) == map_sides(net, 33)  # shapes without arithmetic
+    with pytest.raises(ValueError, match="out_channels"):
+        alexnet_from_specs(specs, in_channels=3)
+    with pytest.raises(ValueError, match="LayerSpec"):
+        alexnet_from_specs([LayerSpec("x", "dense", 4, 1)], in_channels=3)
+    assert isinstance(net.pool1, nn.MaxPool2d) and net.pool1.ceil_mode
+
+
+def _named_outputs(net, x):
+    out = {}
+    for name, module in net.named_children():
+        x = module(x)
+        if not name.endswith("_relu"):
+            out[name] = x
+    return out

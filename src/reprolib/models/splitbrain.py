@@ -22,18 +22,20 @@ classes of width 2 or 1 value; Lab as 3 values (the autoencoder).
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from reprolib.color import unnormalize_ab, unnormalize_l
+from reprolib.color import l_ab_to_rgb, unnormalize_ab, unnormalize_l
 from reprolib.quantize import NUM_AB_BINS, NUM_L_BINS, encode_l, encode_nearest
 from reprolib.validation import checked_by
 
 __all__ = ["ALEXNET_WIDTHS", "LAYERS", "CHANNELS", "AlexNetTrunk", "CrossChannel", "SplitBrain", "LabelNet",
-           "Variant", "VARIANTS", "build", "cross_channel_loss", "pretrain_loss", "LAMBDA_EQ55"]
+           "Variant", "VARIANTS", "ImageNetAlexNet", "build", "lab_to_rgb_normalised",
+           "LayerSpec", "alexnet_from_specs", "map_sides", "cross_channel_loss", "pretrain_loss", "LAMBDA_EQ55"]
 
 ALEXNET_WIDTHS = (96, 256, 384, 384, 256, 4096)  # conv1 .. conv5, fc6/fc7 (Table 5.2)
 LAYERS = ("conv1", "conv2", "conv3", "conv4", "conv5")  # the probed layers (Tables 5.4, 5.5)
@@ -188,7 +190,8 @@ class Variant:
     network of two half-width ones. ``drop``: the share of input values dropped during pre-training (the
     denoising autoencoder). ``joint``: one full-width network trained on both directions with the other
     channels zeroed (``"eq54"``), plus the autoencoder term (``"eq55"``). ``supervised``: trained on the
-    object labels (the upper reference). ``trained=False``: the random initialisation ("Gaussian").
+    object labels (the upper reference). ``trained=False``: not trained here, either the random initialisation
+    ("Gaussian") or, with ``pretrained="alex"``, the ImageNet AlexNet (:class:`ImageNetAlexNet`).
     """
 
     label: str
@@ -197,6 +200,7 @@ class Variant:
     joint: str = ""
     supervised: bool = False
     trained: bool = True
+    pretrained: str = ""
 
 
 VARIANTS: dict[str, Variant] = {
@@ -213,6 +217,7 @@ VARIANTS: dict[str, Variant] = {
     "split_brain_cl": Variant("Split-Brain (cl,cl)", (("L", "ab", "cl"), ("ab", "L", "cl"))),
     "gaussian": Variant("Gaussian (random init.)", trained=False),
     "supervised": Variant("supervised (object labels)", supervised=True),
+    "imagenet": Variant("ImageNet AlexNet (frozen)", trained=False, pretrained="alex"),
 }
 
 
@@ -233,11 +238,44 @@ class LabelNet(nn.Module):
         return self.trunk(lab).mean(dim=(2, 3))
 
 
+def lab_to_rgb_normalised(lab: torch.Tensor) -> torch.Tensor:
+    """The book's normalised Lab (N, 3, H, W) -> RGB in [0, 1]."""
+    return l_ab_to_rgb(unnormalize_l(lab[:, :1]).clamp(0, 100), unnormalize_ab(lab[:, 1:]))
+
+
+class ImageNetAlexNet(nn.Module):
+    """The ImageNet reference: torchvision's AlexNet trained on ImageNet's 1000 labels (the network behind
+    Table 5.4's "ImageNet-labels" row, in torchvision's variant: 64, 192, 384, 256, 256 channels), frozen.
+    ``features(lab)`` turns the book's normalised Lab back into RGB, enlarges the scenes ``scale`` times
+    (bilinear; AlexNet's conv1 has stride 4 and ImageNet's objects are larger than ColorWorld's), normalises
+    with ImageNet's statistics and returns relu1 .. relu5 as conv1 .. conv5. ``backbone``: a
+    :class:`reprolib.nn.backbones.FeatureTaps` AlexNet with its weights (default: the offline ImageNet weights
+    of ``reprolib.nn.pretrained``)."""
+
+    def __init__(self, backbone: nn.Module | None = None, scale: int = 2):
+        super().__init__()
+        if backbone is None:
+            from reprolib.nn.pretrained import pretrained_backbone
+
+            backbone = pretrained_backbone("alex")
+        self.backbone, self.scale = backbone, scale
+
+    @checked_by(_check_lab)
+    def features(self, lab: torch.Tensor) -> dict[str, torch.Tensor]:
+        from reprolib.nn.backbones import imagenet_normalize
+
+        rgb = F.interpolate(lab_to_rgb_normalised(lab), scale_factor=self.scale, mode="bilinear", align_corners=False)
+        return dict(zip(LAYERS, self.backbone(imagenet_normalize(rgb))))
+
+
 def build(name: str, width: float, num_classes: int = 8) -> nn.Module:
-    """The network of ``VARIANTS[name]`` at a full-network width multiplier (a split one: two halves of width / 2)."""
+    """The network of ``VARIANTS[name]`` at a full-network width multiplier (a split one: two halves of width / 2;
+    the ImageNet reference has its own size)."""
     if name not in VARIANTS:
         raise KeyError(f"unknown split-brain variant {name!r}; known: {', '.join(VARIANTS)}")
     v = VARIANTS[name]
+    if v.pretrained:
+        return ImageNetAlexNet()
     if v.supervised:
         return LabelNet(num_classes, width)
     if len(v.halves) == 2:
@@ -256,7 +294,7 @@ def _check_pretrain(name, net, lab, labels):
     if name not in VARIANTS:
         raise KeyError(f"unknown split-brain variant {name!r}; known: {', '.join(VARIANTS)}")
     if not VARIANTS[name].trained:
-        raise ValueError(f"{VARIANTS[name].label} is not trained: it is the random initialisation")
+        raise ValueError(f"{VARIANTS[name].label} is not trained here: it is a reference, nothing to pre-train")
     if VARIANTS[name].supervised and labels is None:
         raise ValueError("the supervised reference needs the object labels")
 
@@ -281,3 +319,62 @@ def pretrain_loss(name: str, net: nn.Module, lab: torch.Tensor, labels: torch.Te
     if v.drop:
         return _half_sq(net(F.dropout(lab, v.drop, training=True)), _on_grid(lab))
     return cross_channel_loss(net, lab)
+
+
+# ---------------------------------------------------------------------------------------------
+# The paper's full-size AlexNets, from their layer tables (for the chapter's facts; never trained here)
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """One row of an AlexNet layer table: a convolution (followed by a ReLU) or a max-pool; ``channels`` of a
+    convolution (None: the pre-text task's, given when building), kernel K, stride S, dilation D, padding P,
+    and the convolution's groups (the released deploy network's grouping)."""
+
+    name: str
+    kind: str
+    channels: int | None
+    kernel: int
+    stride: int = 1
+    dilation: int = 1
+    padding: int = 0
+    groups: int = 1
+
+
+def _check_specs(specs, in_channels, out_channels):
+    for spec in specs:
+        if not isinstance(spec, LayerSpec) or spec.kind not in ("conv", "pool"):
+            raise ValueError(f"every layer must be a LayerSpec of kind 'conv' or 'pool', got {spec!r}")
+        if spec.kind == "conv" and spec.channels is None and out_channels is None:
+            raise ValueError(f"layer {spec.name} takes the pre-text task's channels: pass out_channels")
+
+
+@checked_by(_check_specs)
+def alexnet_from_specs(specs, in_channels: int, out_channels: int | None = None) -> nn.Sequential:
+    """The network of a layer table, as one ``nn.Sequential`` whose modules carry the table's layer names
+    (a convolution's ReLU: ``<name>_relu``). Pools round up, as Caffe's do (``ceil_mode``)."""
+    layers: dict[str, nn.Module] = {}
+    c = in_channels
+    for spec in specs:
+        if spec.kind == "pool":
+            layers[spec.name] = nn.MaxPool2d(spec.kernel, spec.stride, spec.padding, ceil_mode=True)
+            continue
+        cout = spec.channels if spec.channels is not None else out_channels
+        layers[spec.name] = nn.Conv2d(c, cout, spec.kernel, spec.stride, spec.padding, spec.dilation, spec.groups)
+        layers[f"{spec.name}_relu"] = nn.ReLU()
+        c = cout
+    return nn.Sequential(OrderedDict(layers))
+
+
+def map_sides(net: nn.Sequential, side: int) -> dict[str, int]:
+    """The side of every named layer's output map for a side x side input (build ``net`` on the meta device
+    to have the shapes without memory or arithmetic)."""
+    first = next(m for m in net if isinstance(m, nn.Conv2d))
+    x = torch.empty(1, first.in_channels, side, side, device=first.weight.device)
+    out = {}
+    with torch.no_grad():
+        for name, module in net.named_children():
+            x = module(x)
+            if not name.endswith("_relu"):
+                out[name] = x.shape[-1]
+    return out

@@ -21,17 +21,13 @@ from reprolib.book.widgets import live_explorer, static_explorer
 from reprolib.chapters.split_brain.experiment import lab_batch
 from reprolib.color import l_ab_to_rgb, unnormalize_ab, unnormalize_l
 from reprolib.metrics.probe import LinearProbe, extract_features
-from reprolib.models.splitbrain import LAYERS
+from reprolib.models.splitbrain import LAYERS, lab_to_rgb_normalised
 from reprolib.quantize import PAPER_T, annealed_mean, decode_l
 
-DEMO_MODELS = ("split_brain_cl", "l_ab_cl", "ab_l_cl", "lab_lab", "gaussian", "supervised")
+DEMO_MODELS = ("split_brain_cl", "l_ab_cl", "ab_l_cl", "lab_lab", "gaussian", "supervised", "imagenet")
 NEIGHBOURS = 4
 CELL = 48  # pixels of a scene in the neighbour strip
 
-
-def _rgb(lab: torch.Tensor) -> torch.Tensor:
-    """Normalised Lab (N, 3, H, W) -> RGB in [0, 1]."""
-    return l_ab_to_rgb(unnormalize_l(lab[:, :1]).clamp(0, 100), unnormalize_ab(lab[:, 1:]))
 
 
 def _confusion_image(pred: torch.Tensor, truth: torch.Tensor, k: int, cell: int = 12) -> np.ndarray:
@@ -44,8 +40,9 @@ def _confusion_image(pred: torch.Tensor, truth: torch.Tensor, k: int, cell: int 
 
 
 class LayerView:
-    """Per (model, layer): the fitted object probe, its predictions on the test scenes, the colour probe's
-    accuracy, and standardised features for nearest neighbours. Computed on first use, then kept."""
+    """Per (model, layer): the fitted object probe (the experiment's own, when it has run), its predictions on
+    the test scenes, the colour probe's accuracy, and standardised features for nearest neighbours. Computed on
+    first use, then kept."""
 
     def __init__(self, run):
         self.run, self.s = run, run.settings
@@ -68,7 +65,9 @@ class LayerView:
             f = self.features(model)
             xtr, xte = f["train"][layer].cpu(), f["test"][layer].cpu()
             k = self.run.probe_train.num_classes
-            probe = LinearProbe(k, iterations=self.s["probe_iterations"]).fit(xtr, self.train["label"])
+            probe = self.run.probes.get((model, layer))  # the experiment's fit, else the same protocol here
+            if probe is None:
+                probe = LinearProbe(k, iterations=self.s["probe_iterations"]).fit(xtr, self.train["label"])
             pred = probe.predict(xte)
             colour = self.run.metrics["accuracy"]["colour"][model][layer] if self.run.metrics else None
             z = lambda x: (x.double() - probe.mean) / probe.std  # noqa: E731
@@ -84,7 +83,7 @@ class LayerView:
         d = (v["ztrain"] - v["ztest"][scene]).pow(2).sum(1)
         near = d.topk(NEIGHBOURS, largest=False).indices
         images = torch.cat([self.test["lab"][scene:scene + 1], self.train["lab"][near]])
-        up = F.interpolate(_rgb(images), size=(CELL, CELL), mode="nearest")
+        up = F.interpolate(lab_to_rgb_normalised(images), size=(CELL, CELL), mode="nearest")
         return torch.cat(list(up), 2)
 
     def render(self, model: str, layer: str, scene: int):
@@ -138,6 +137,6 @@ def half_predictions(net, lab: torch.Tensor, T: float = PAPER_T) -> dict:
     centres = decode_l(torch.arange(p.shape[1]))[None, :, None, None]
     L_hat = F.interpolate((p * centres).sum(1, keepdim=True), size=size, mode="bilinear", align_corners=False)
     grey = lambda x: l_ab_to_rgb(x.clamp(0, 100), torch.zeros_like(lab[:, 1:]))  # noqa: E731
-    return {"input": _rgb(lab), "L half sees": grey(L),
+    return {"input": lab_to_rgb_normalised(lab), "L half sees": grey(L),
             "ab half sees": l_ab_to_rgb(torch.full_like(L, 50.0), unnormalize_ab(lab[:, 1:])),
             "L half colours": l_ab_to_rgb(L, ab), "ab half's lightness": grey(L_hat)}

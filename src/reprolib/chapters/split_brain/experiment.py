@@ -1,4 +1,4 @@
-"""Chapter 4 (in preparation): split-brain autoencoders on ColorWorld, the pre-training and the probes.
+"""Chapter 4: split-brain autoencoders on ColorWorld, the pre-training and the probes.
 
 1. Every representation of ``reprolib.models.splitbrain.VARIANTS`` is pre-trained from scratch on the same
    stream of 64-pixel ColorWorld scenes (no labels, except for the supervised reference); the random
@@ -9,8 +9,6 @@
    so a probe on features computed from L alone can do no better than guessing each class's likeliest mode,
    :func:`colour_bayes_rate`).
 3. Every test scene's 0/1 outcome is kept per probe (``metrics["samples"]``), for bootstrap intervals.
-
-The claims and the notebook come next; this module has what they will measure.
 """
 
 from __future__ import annotations
@@ -28,7 +26,9 @@ from reprolib.config import code_version, get_device, get_profile, seed_everythi
 from reprolib.data import ColorWorld
 from reprolib.metrics.probe import LinearProbe, bayes_rate, extract_features, probe_size
 from reprolib.modelcache import load_or_train
-from reprolib.models.splitbrain import ALEXNET_WIDTHS, LAYERS, VARIANTS, build, pretrain_loss
+from reprolib.models.splitbrain import (ALEXNET_WIDTHS, LAYERS, VARIANTS, alexnet_from_specs, build, map_sides,
+                                       pretrain_loss)
+from reprolib.quantize import NUM_AB_BINS
 from reprolib.runs import ChapterRunBase
 from reprolib.train import TrainConfig, train
 
@@ -38,12 +38,13 @@ NOTEBOOK = "book/split_brain.ipynb"
 NEEDS_GPU = ("no; the smoke and fast profiles run on a CPU, the full profile (wider networks, 4000 updates of 64 "
              "scenes for each of twelve representations, larger probes) is meant for a GPU")
 
-# A profile changes sizes, never the algorithm. fast: about 300 updates of each of the twelve trained
-# representations fit its 6 minutes (benchmarks/bench_split_brain.py: about 65 ms an update at width 1/8).
+# A profile changes sizes, never the algorithm. fast fits its 6 minutes on both kinds of 2-core machine the book
+# was measured on (benchmarks/README.md): on the slower one (AMD EPYC, AVX-512) 300 updates of 24 scenes for each
+# of the twelve trained representations take about 4 minutes, the 130 probe fits about one more.
 SETTINGS: dict[str, dict] = {
     "smoke": dict(size=32, width=1 / 16, steps=20, batch=16, lr=1e-3, probe_train=256, probe_test=128, budget=256,
                   probe_iterations=50),
-    "fast": dict(size=64, width=1 / 8, steps=300, batch=32, lr=1e-3, probe_train=2000, probe_test=1000, budget=1024,
+    "fast": dict(size=64, width=1 / 8, steps=300, batch=24, lr=1e-3, probe_train=1500, probe_test=1000, budget=1024,
                  probe_iterations=100),
     "full": dict(size=64, width=1 / 4, steps=4000, batch=64, lr=1e-3, probe_train=4000, probe_test=2000,
                  budget=2048, probe_iterations=200),
@@ -67,14 +68,34 @@ def lab_batch(world: ColorWorld, indices) -> dict:
     return {"lab": normalised_lab(out["rgb"]), "label": out["label"], "mode": out["modes"][:, 0]}
 
 
+# Every trained representation sees the same stream of pre-training scenes (step s: scenes s*batch ..
+# (s+1)*batch - 1). Rendering and converting a batch costs more than the update of a small network
+# (benchmarks/bench_split_brain.py), so a run keeps the batches it has made, up to this many bytes, and the
+# later networks reuse them: the same tensors, so the same training.
+BATCH_CACHE_BYTES = 2 * 1024**3
+
+
 @dataclass
 class ChapterRun(ChapterRunBase):
-    """Data of a run and, once trained, its networks by variant name."""
+    """Data of a run and, once trained, its networks by variant name (``probes``: the fitted object-class
+    probes by (variant, layer), once :func:`probe_all` has run)."""
 
     train_set: ColorWorld
     probe_train: ColorWorld
     probe_test: ColorWorld
     models: dict = field(default_factory=dict)
+    probes: dict = field(default_factory=dict)
+    batches: dict = field(default_factory=dict)
+
+    def train_batch(self, step: int) -> dict:
+        """The pre-training batch of ``step`` (rendered once, then kept while the cache's size allows)."""
+        if step in self.batches:
+            return self.batches[step]
+        s = self.settings
+        b = lab_batch(self.train_set, range(step * s["batch"], (step + 1) * s["batch"]))
+        if s["steps"] * b["lab"].numel() * b["lab"].element_size() <= BATCH_CACHE_BYTES:
+            self.batches[step] = b
+        return b
 
 
 def prepare(profile: str | None = None, seed: int = 0, device=None) -> ChapterRun:
@@ -99,7 +120,7 @@ def train_model(run: ChapterRun, name: str, force: bool = False):
     def make():
         return build(name, s["width"], num_classes=run.train_set.num_classes)
 
-    if not VARIANTS[name].trained:
+    if not VARIANTS[name].trained:  # the random initialisation (seeded), or the ImageNet network (loaded)
         torch.manual_seed(run.seed)
         run.models[name] = make().to(run.device).eval()
         return run.models[name]
@@ -107,7 +128,7 @@ def train_model(run: ChapterRun, name: str, force: bool = False):
 
     def fit(model, checkpoint_path):
         return train(model, lambda m, b: pretrain_loss(name, m, b["lab"], b["label"]),
-                     lambda step: lab_batch(run.train_set, range(step * s["batch"], (step + 1) * s["batch"])),
+                     run.train_batch,
                      cfg, device=run.device, checkpoint_path=checkpoint_path, desc=name)
 
     model, info = load_or_train(CHAPTER, name, run.profile, model_config(name, s, run.seed), make, fit, force=force,
@@ -145,6 +166,7 @@ def probe_all(run: ChapterRun) -> dict:
         for layer in LAYERS:
             xtr, xte = feats["train"][layer].cpu(), feats["test"][layer].cpu()
             obj = LinearProbe(run.probe_train.num_classes, iterations=s["probe_iterations"]).fit(xtr, train_b["label"])
+            run.probes[(name, layer)] = obj
             samples["object"][f"{name}.{layer}"] = obj.correct(xte, test_b["label"]).tolist()
             col = LinearProbe(max_modes, iterations=s["probe_iterations"]).fit(xtr[sel_train], train_b["mode"][sel_train])
             samples["colour"][f"{name}.{layer}"] = col.correct(xte[sel_test], test_b["mode"][sel_test]).tolist()
@@ -213,13 +235,27 @@ def _conv_weights(net) -> list[int]:
 
 
 def chapter_facts() -> list:
-    """Exact facts: Table 5.3's probe sizes from AlexNet's channels, and, at AlexNet's widths, a split network's
+    """Exact facts: the full-size networks built from Tables 5.2 and 5.3 and from the released deploy prototxt
+    have the tables' map sizes and the prototxt's parameter counts; Table 5.3's probe sizes follow from AlexNet's
+    channels; and, at AlexNet's widths, a split network's
     convolutions have exactly half the weights of one full network on the whole Lab image (sec. 5.3.2; built on
     the meta device, nothing allocated)."""
     with torch.device("meta"):
         full, split = build("lab_lab", 1.0), build("split_brain_cl", 1.0)
+        pretrain = alexnet_from_specs(paper.pretrain_specs(), in_channels=1, out_channels=NUM_AB_BINS)
+        evaluate = alexnet_from_specs(paper.eval_specs(), in_channels=3)
+        deploy = alexnet_from_specs(paper.deploy_specs(), in_channels=3)
     sides = [probe_size(c, paper.PROBE_FEATURES) for c in ALEXNET_WIDTHS[:5]]
-    return [fact("probe sides of AlexNet conv1-conv5 at about 9000 features (Table 5.3)", list(paper.PROBE_SIDES), sides),
+    params = {name: sum(p.numel() for p in m.parameters()) for name, m in deploy.named_children()}
+    return [fact("map sides of the full-size pre-training network on 180-pixel crops, conv1-fc8 (Table 5.2; fc6 "
+                 "padded by 5 as in the deploy prototxt)", [row[1] for row in paper.TABLE52],
+                 list(map_sides(pretrain, paper.PRETRAIN_SIDE).values())),
+            fact("map sides of the full-size evaluation network on 227-pixel images, conv1-fc7 (Table 5.3)",
+                 [row[1] for row in paper.TABLE53], list(map_sides(evaluate, paper.EVAL_SIDE).values())),
+            fact("parameters of the released deploy network's layers data_lab, conv1-conv5, fc6, fc7 (deploy_lab."
+                 "prototxt: conv2, conv4, conv5 in 2 groups, fc6 a dilated 6 x 6 convolution)",
+                 list(paper.DEPLOY_PARAMETERS.values()), [params[name] for name in paper.DEPLOY_PARAMETERS]),
+            fact("probe sides of AlexNet conv1-conv5 at about 9000 features (Table 5.3)", list(paper.PROBE_SIDES), sides),
             fact("probe features of AlexNet conv1-conv5 (sec. 5.5.1)", list(paper.PROBE_SIZES),
                  [c * x * x for c, x in zip(ALEXNET_WIDTHS, sides)]),
             fact("conv1-conv5 weights of the split network at AlexNet's widths, as a share of the full network's",

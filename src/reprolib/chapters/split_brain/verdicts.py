@@ -1,4 +1,4 @@
-"""Chapter 4's claims (in preparation), judged from the probes' per-scene outcomes alone.
+"""Chapter 4's claims, judged from the probes' per-scene outcomes alone.
 
 Every margin below was fixed, with its reason, before any fast or full run of the chapter (from the gaps of
 Table 5.4 and the probes' resolution: an accuracy over the fast profile's 1000 test scenes has a standard
@@ -111,19 +111,21 @@ def claims() -> list:
 # ---------------------------------------------------------------------------------------------
 # Paper versus ours
 
-OURS = (*SELF_SUPERVISED, "gaussian", "supervised")
+OURS = (*SELF_SUPERVISED, "gaussian", "supervised", "imagenet")
 
 
 def paper_tables(runs: dict) -> list:
     """Table 5.4 beside our object-class probes (top-1 %, per layer; the paper's ImageNet-labels row beside our
-    supervised reference), and our colour-mode probes (no paper counterpart); ``runs``: label -> results or None."""
+    supervised reference and beside the ImageNet AlexNet), and our colour-mode probes (no paper counterpart);
+    ``runs``: label -> results or None."""
     from reprolib.book.tables import comparison_table
     from reprolib.chapters.split_brain import paper
     from reprolib.models.splitbrain import VARIANTS
 
     t54 = paper.table54()
     flat = {f"{m}.{layer}": n.value for m, row in t54.items() for layer, n in row.items()}
-    flat.update({f"supervised.{layer}": t54["imagenet_labels"][layer].value for layer in LAYERS})
+    flat.update({f"{ref}.{layer}": t54["imagenet_labels"][layer].value for layer in LAYERS
+                 for ref in ("supervised", "imagenet")})
     rows = [(m, VARIANTS[m].label) for m in OURS]
 
     def percent(task: str) -> dict:
@@ -134,9 +136,28 @@ def paper_tables(runs: dict) -> list:
 
     t1 = comparison_table(rows, [(layer, layer, ".1f") for layer in LAYERS], flat, percent("object"), key="{row}.{column}",
                           caption="Table 5.4 (1000-way ImageNet, top-1 %) beside our 8-way object-class probes "
-                                  "(ColorWorld, top-1 %); supervised: the paper's ImageNet-labels row")
+                                  "(ColorWorld, top-1 %); the supervised and ImageNet rows: the paper's "
+                                  "ImageNet-labels row")
     t2 = comparison_table(rows, [(layer, layer, ".1f") for layer in LAYERS], {}, percent("colour"), key="{row}.{column}",
                           measured_only=LAYERS,
                           caption="The main object's colour mode read from each layer (top-1 %); the grey image "
                                   "alone allows the Bayes rate (about 56 %)")
     return [t1, t2]
+
+
+def transfer_tables() -> list:
+    """The paper's other two tables, which this book cannot measure: Table 5.5 (the same probes on Places) and
+    Table 5.6 (fine-tuned PASCAL VOC transfer); ``-``: not reported."""
+    from reprolib.book.tables import comparison_table
+    from reprolib.chapters.split_brain import paper
+
+    t55, t56 = paper.table55(), paper.table56()
+    flat55 = {f"{m}.{layer}": n.value for m, row in t55.items() for layer, n in row.items()}
+    flat56 = {f"{m}.{c}": n.value for m, row in t56.items() for c, n in row.items()}
+    one = comparison_table([(m, paper.LABELS[m]) for m in t55], [(layer, layer, ".1f") for layer in LAYERS], flat55, {},
+                           caption="Table 5.5: the same linear probes on 205-way Places (top-1 %), as printed")
+    two = comparison_table([(m, paper.LABELS[m]) for m in t56],
+                           [(c, f"{task} ({metric})", ".1f") for c, (task, metric) in paper.COLUMNS56.items()], flat56, {},
+                           caption="Table 5.6: transfer to PASCAL VOC by fine-tuning (%), as printed; † weights "
+                                   "rescaled (Krähenbühl et al.) before fine-tuning")
+    return [one, two]
