@@ -26,6 +26,7 @@ from reprolib.config import code_version, get_device, get_profile, seed_everythi
 from reprolib.data import ColorWorld
 from reprolib.metrics.probe import LinearProbe, bayes_rate, extract_features, probe_size
 from reprolib.modelcache import load_or_train
+from reprolib.modelinfo import count_parameters
 from reprolib.models.splitbrain import (ALEXNET_WIDTHS, LAYERS, VARIANTS, alexnet_from_specs, build, map_sides,
                                        pretrain_loss)
 from reprolib.quantize import NUM_AB_BINS
@@ -246,7 +247,7 @@ def chapter_facts() -> list:
         evaluate = alexnet_from_specs(paper.eval_specs(), in_channels=3)
         deploy = alexnet_from_specs(paper.deploy_specs(), in_channels=3)
     sides = [probe_size(c, paper.PROBE_FEATURES) for c in ALEXNET_WIDTHS[:5]]
-    params = {name: sum(p.numel() for p in m.parameters()) for name, m in deploy.named_children()}
+    params = {name: count_parameters(m) for name, m in deploy.named_children()}
     return [fact("map sides of the full-size pre-training network on 180-pixel crops, conv1-fc8 (Table 5.2; fc6 "
                  "padded by 5 as in the deploy prototxt)", [row[1] for row in paper.TABLE52],
                  list(map_sides(pretrain, paper.PRETRAIN_SIDE).values())),
