@@ -21,6 +21,7 @@ CHAPTERS = {
     "bicyclegan": "reprolib.chapters.bicyclegan:run",
     "split_brain": "reprolib.chapters.split_brain:run",
     "lpips": "reprolib.chapters.lpips:run",
+    "diverse": "reprolib.chapters.diverse:run",
 }
 
 REQUIRED_ATTRIBUTES = ("TITLE", "NOTEBOOK", "NEEDS_GPU", "paper_tables", "checks")

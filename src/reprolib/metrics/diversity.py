@@ -15,6 +15,9 @@ distribution is known (ColorWorld), how well their samples match it.
 * :func:`mode_coverage` and :func:`expected_coverage`: the share of an input's true modes that its k samples
   hit, and what a perfect sampler achieves on average, ``mean_j 1 - (1 - p_j)^k``.
 * :func:`latent_recovery_error`: ``mean |E(G(A, z)) - z|`` per sample, the latent regression error.
+* :func:`error_of_best` and :func:`output_variance`: Deshpande et al.'s Table 3 (CVPR 2017, sec. 7) for k outputs
+  per input, the smallest mean absolute error of one output to the truth, and the population variance across the
+  k outputs averaged over pixels and channels; on colour fields ab / 128 they are the paper's Eob and Var.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from typing import Callable
 import numpy as np
 import torch
 
+from reprolib.validation import checked_by
+
 Distance = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 OFF_MODE = -1  # region_modes: the region's colour lies near none of the modes
@@ -31,7 +36,8 @@ NO_REGION = -2  # region_modes: the region is absent or too small to judge
 
 __all__ = ["lpips_v0_alex", "sample_diversity", "random_pairs_diversity", "region_modes", "scene_region_modes", "OFF_MODE", "NO_REGION",
            "mode_frequencies", "tv_distance",
-           "tv_floor", "mode_coverage", "expected_coverage", "latent_recovery_error"]
+           "tv_floor", "mode_coverage", "expected_coverage", "latent_recovery_error", "error_of_best",
+           "output_variance"]
 
 
 def lpips_v0_alex(x0: torch.Tensor, x1: torch.Tensor) -> torch.Tensor:
@@ -187,3 +193,51 @@ def latent_recovery_error(z: torch.Tensor, z_hat: torch.Tensor) -> torch.Tensor:
     if z.shape != z_hat.shape or z.dim() != 2:
         raise ValueError(f"z and z_hat must both be (N, nz), got {tuple(z.shape)} and {tuple(z_hat.shape)}")
     return (z_hat.to(torch.float64) - z.to(torch.float64)).abs().mean(1)
+
+
+
+def _shape_of(x) -> str:
+    return str(tuple(x.shape)) if isinstance(x, torch.Tensor) else type(x).__name__
+
+
+def _check_outputs(outputs) -> None:
+    if (not isinstance(outputs, torch.Tensor) or outputs.dim() != 5 or outputs.shape[2] != 2
+            or outputs.shape[0] < 1 or outputs.shape[1] < 1 or not outputs.is_floating_point()):
+        raise ValueError("outputs must be a floating (N, k, 2, H, W) tensor: k colour fields (a and b) for each of "
+                         f"N >= 1 inputs, k >= 1, got {_shape_of(outputs)}"
+                         + (f" {outputs.dtype}" if isinstance(outputs, torch.Tensor) else ""))
+
+
+def _check_error_of_best(outputs, truth) -> None:
+    _check_outputs(outputs)
+    want = (outputs.shape[0], *outputs.shape[2:])
+    if not isinstance(truth, torch.Tensor) or tuple(truth.shape) != want or not truth.is_floating_point():
+        raise ValueError(f"truth must be a floating (N, 2, H, W) = {want} tensor, one true colour field per input of "
+                         f"outputs {tuple(outputs.shape)}, got {_shape_of(truth)}"
+                         + (f" {truth.dtype}" if isinstance(truth, torch.Tensor) else ""))
+
+
+def _check_output_variance(outputs) -> None:
+    _check_outputs(outputs)
+
+
+@checked_by(_check_error_of_best)
+def error_of_best(outputs: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
+    """Error of the best of k outputs (Table 3's Eob): (N,) float64.
+
+    ``outputs`` (N, k, 2, H, W) and ``truth`` (N, 2, H, W), in the same units; for each input, the smallest
+    over its k outputs of the mean absolute error ``mean |out - truth|`` over the 2 H W values (pixels and
+    channels). On ab / 128 fields this is the paper's number; times 128 it is in ab units.
+    """
+    errors = (outputs.to(torch.float64) - truth.to(torch.float64)[:, None]).abs().mean((2, 3, 4))  # (N, k)
+    return errors.min(1).values
+
+
+@checked_by(_check_output_variance)
+def output_variance(outputs: torch.Tensor) -> torch.Tensor:
+    """Variance of k outputs (Table 3's Var): (N,) float64.
+
+    ``outputs`` (N, k, 2, H, W): for each input, the population variance (divided by k) of every pixel's and
+    channel's value across the k outputs, averaged over the 2 H W values. One output gives 0.
+    """
+    return outputs.to(torch.float64).var(1, correction=0).mean((1, 2, 3))

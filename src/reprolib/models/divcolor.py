@@ -30,11 +30,12 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from reprolib.color import normalize_l
 from reprolib.nn.latent import kl_standard_normal
 from reprolib.validation import checked_by
 
 __all__ = ["AB_SCALE", "D", "WIDTHS", "MDN_WIDTHS", "MDN_FC", "COMPONENTS", "MDN_VARIANCE", "LAMBDA_MAH", "LAMBDA_GRAD",
-           "KL_WEIGHT", "PCA_COMPONENTS", "ColorEncoder", "GreyEncoder", "Decoder", "DivColorVAE", "MDN", "fit_pca",
+           "KL_WEIGHT", "PCA_COMPONENTS", "TOP_K", "grey_input", "colour_field", "ColorEncoder", "GreyEncoder", "Decoder", "DivColorVAE", "MDN", "fit_pca",
            "mahalanobis_loss", "hist_loss", "grad_loss", "decoder_loss", "vae_loss", "mdn_closest_loss",
            "mdn_nll", "mdn_nll_naive", "top_means"]
 
@@ -49,6 +50,16 @@ LAMBDA_MAH, LAMBDA_GRAD = 0.1, 1e-3  # Eq. 4
 KL_WEIGHT = 1e-2  # sec. 3: the KL term weighted 1e-2 against the decoder loss
 PCA_COMPONENTS = 20  # sec. 3.1: k = 20
 TOP_K = 5  # sec. 6.2: the top-5 means are the diverse colorizations
+
+
+def grey_input(L: torch.Tensor) -> torch.Tensor:
+    """The grey input G of the grey encoder: L in [0, 100] -> (L - 50) / 100."""
+    return normalize_l(L)
+
+
+def colour_field(ab: torch.Tensor) -> torch.Tensor:
+    """The colour field C the VAE models: ab / 128 (the released code's scale, in which Eq. 4's weights hold)."""
+    return ab / AB_SCALE
 
 
 def _scaled(channels: tuple[int, ...], width: float) -> tuple[int, ...]:
