@@ -150,14 +150,13 @@ class ChapterRun(ChapterRunBase):
         resized first to the size Chapter 1 trained at."""
         if self.features_model is None:
             raise RuntimeError("Chapter 1's network is not loaded yet: call train_all(run) first")
-        side = self.ch1.settings["size"]
-        out = []
-        for i in range(0, len(L), batch):
-            x = L[i:i + batch].to(self.device)
-            if x.shape[-1] != side:
-                x = F.interpolate(x, size=(side, side), mode="bilinear", align_corners=False)
-            out.append(self.features_model.features(x).float().cpu())
-        return torch.cat(out)
+        return torch.cat([self.features_model.features(self.at_ch1_size(L[i:i + batch])).float().cpu()
+                          for i in range(0, len(L), batch)])
+
+    def at_ch1_size(self, L: torch.Tensor) -> torch.Tensor:
+        """Grey images L on the run's device, resized (bilinear) to the size Chapter 1's network trained at."""
+        side, x = self.ch1.settings["size"], L.to(self.device)
+        return x if x.shape[-1] == side else F.interpolate(x, size=(side, side), mode="bilinear", align_corners=False)
 
     def train_features(self) -> torch.Tensor:
         if self._features is None:

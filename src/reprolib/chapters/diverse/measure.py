@@ -112,10 +112,7 @@ def cgan_outputs(run, grey: torch.Tensor, k: int = TOP_K, n_samples: int | None 
 @torch.no_grad()
 def ch1_probabilities(run, L: torch.Tensor) -> torch.Tensor:
     """Chapter 1's predicted colour distributions for L at our size: (N, 313, h, w)."""
-    side = run.ch1.settings["size"]
-    x = L.to(run.device)
-    if x.shape[-1] != side:
-        x = F.interpolate(x, size=(side, side), mode="bilinear", align_corners=False)
+    x = run.at_ch1_size(L)
     return torch.softmax(run.features_model(x).float(), 1).cpu()
 
 
@@ -137,10 +134,7 @@ def perpixel_samples(probs: torch.Tensor, size: int, k: int, seed: int) -> torch
 @torch.no_grad()
 def ch1_colorize(run, L: torch.Tensor) -> torch.Tensor:
     """Chapter 1's one colorization (its annealed mean), at our size: (N, 2, H, W)."""
-    side = run.ch1.settings["size"]
-    x = L.to(run.device)
-    if x.shape[-1] != side:
-        x = F.interpolate(x, size=(side, side), mode="bilinear", align_corners=False)
+    x = run.at_ch1_size(L)
     ab = run.features_model.colorize(x).float().cpu()
     return F.interpolate(ab, size=L.shape[-2:], mode="bilinear", align_corners=False) if ab.shape[-1] != L.shape[-1] else ab
 
