@@ -7,6 +7,9 @@ bash scripts/setup.sh
 export PATH="$PWD/.venv/bin:$PATH" REPROLIB_QUIET=1
 profile=$(python -c "from reprolib.config import get_profile; print(get_profile())")
 export REPROLIB_PROFILE=$profile
+# The chapters' runs write their results under _build/results, never over the committed book/results (which the
+# pages read as "recorded"): on another CPU a run differs in the last digits, and the checkout must stay clean.
+export REPROLIB_RUN_RESULTS="$PWD/_build/results"
 # The execution cache is keyed on notebook code; clear it when reprolib's source changes.
 src_hash=$(find src/reprolib -name '*.py' -print0 | sort -z | xargs -0 cat | sha256sum | cut -c1-16)
 mkdir -p _build
@@ -24,4 +27,4 @@ export REPROLIB_PROGRESS="$PWD/_build/progress.log"
 PYTHONUNBUFFERED=1 jupyter-book build . --builder html 2>&1 | python scripts/book_progress.py --progress-file "$REPROLIB_PROGRESS"
 echo
 echo "[book] built in $(( $(date +%s) - start )) s: $PWD/_build/html/index.html"
-python -m reprolib summary --profile "$profile"
+REPROLIB_RESULTS="$REPROLIB_RUN_RESULTS" python -m reprolib summary --profile "$profile"  # this build's runs

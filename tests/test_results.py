@@ -189,6 +189,20 @@ def test_recheck_finds_a_changed_verdict_and_a_broken_combination():
         "fact 'seven': recorded ok=False, its recorded numbers give ok=True"]
 
 
+def test_a_book_build_writes_its_runs_beside_the_recorded_results(results_env, tmp_path, monkeypatch):
+    # scripts/build_book.sh sets REPROLIB_RUN_RESULTS: the run's file goes there, the recorded one is untouched
+    metrics = {"a": 1.0, "samples": {"u": {"a": [1.0, 2.0], "b": [0.0, 0.5]}}}
+    claims = evaluate_claims([greater("c1", "a beats b", "u:a", "u:b", ZERO)], metrics)
+    prov = provenance(0, "smoke", {"n": 1}, datetime.now(timezone.utc), 0.5, "cpu")
+    recorded = write_results("demo", "smoke", metrics, claims, [], prov)
+    before = recorded.read_text()
+    build = tmp_path / "build-results"
+    monkeypatch.setenv("REPROLIB_RUN_RESULTS", str(build))
+    path = write_results("demo", "smoke", {**metrics, "a": 2.0}, claims, [], prov)
+    assert path == build / "smoke" / "demo.json" and json.loads(path.read_text())["metrics"]["a"] == 2.0
+    assert recorded.read_text() == before and load_results("demo", "smoke")["metrics"]["a"] == 1.0
+
+
 def test_write_results_rejects_non_finite_values_and_writes_nothing(results_env):
     prov = provenance(0, "smoke", {}, datetime.now(timezone.utc), 0.5, "cpu")
     with pytest.raises(ValueError, match=r"results.metrics.table.auc is inf"):

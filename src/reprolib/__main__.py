@@ -184,7 +184,7 @@ def _check(names: list[str], chapters: dict[str, str], profile: str, args: argpa
     import tempfile
 
     from reprolib.config import CACHE_ENV
-    from reprolib.results import RESULTS_ENV, compare_results, load_results, recorded_results
+    from reprolib.results import RESULTS_ENV, RUN_RESULTS_ENV, compare_results, load_results, recorded_results
 
     bad = []
     for name in names:
@@ -194,9 +194,10 @@ def _check(names: list[str], chapters: dict[str, str], profile: str, args: argpa
             bad.append(name)
             continue
         print(f"== {name} (profile {profile}, seed {args.seed}): re-running from an empty model cache", flush=True)
-        saved = {k: os.environ.get(k) for k in (RESULTS_ENV, CACHE_ENV)}
+        saved = {k: os.environ.get(k) for k in (RESULTS_ENV, RUN_RESULTS_ENV, CACHE_ENV)}
         with tempfile.TemporaryDirectory(prefix="reprolib-check-") as tmp:
             os.environ[RESULTS_ENV] = os.path.join(tmp, "results")
+            os.environ.pop(RUN_RESULTS_ENV, None)  # the re-run writes where load_results reads it back
             os.environ[CACHE_ENV] = os.path.join(tmp, "models")
             try:
                 fresh = _resolve(chapters[name])(profile=profile, seed=args.seed, force=args.force, device=args.device)

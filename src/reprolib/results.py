@@ -34,6 +34,8 @@ from reprolib.config import PROFILES, cache_dir, git_commit, repo_root
 
 __all__ = [
     "RESULTS_ENV",
+    "RUN_RESULTS_ENV",
+    "run_results_dir",
     "provenance",
     "results_dir",
     "results_path",
@@ -47,6 +49,9 @@ __all__ = [
 ]
 
 RESULTS_ENV = "REPROLIB_RESULTS"
+# Where a run writes its results when that differs from where the recorded ones are read: the book build sets it
+# (scripts/build_book.sh), so that building the book on another machine never overwrites the committed results.
+RUN_RESULTS_ENV = "REPROLIB_RUN_RESULTS"
 DASH = "\u2013"  # en dash: shown where a value is missing
 SIGNIFICANT_DIGITS = 6
 
@@ -154,6 +159,14 @@ def results_dir(profile: str) -> Path:
     return cache_dir("results", profile, create=False)
 
 
+def run_results_dir(profile: str) -> Path:
+    """Folder a run writes its results files to: ``$REPROLIB_RUN_RESULTS/<profile>`` when that variable is set
+    (the book build: ``_build/results``), else :func:`results_dir` (so ``python -m reprolib reproduce`` records)."""
+    _check_profile(profile)
+    env = os.environ.get(RUN_RESULTS_ENV, "").strip()
+    return Path(env).expanduser() / profile if env else results_dir(profile)
+
+
 def results_path(chapter: str, profile: str, directory: str | os.PathLike | None = None) -> Path:
     """``<results_dir(profile)>/<chapter>.json`` (or ``<directory>/<chapter>.json``)."""
     if not isinstance(chapter, str) or not re.match(r"^[A-Za-z0-9_-]+$", chapter):
@@ -203,7 +216,7 @@ def write_results(
     *,
     directory: str | os.PathLike | None = None,
 ) -> Path:
-    """Write ``<results_dir(profile)>/<chapter>.json`` atomically and return its path.
+    """Write ``<run_results_dir(profile)>/<chapter>.json`` (or ``<directory>/...``) atomically; return its path.
 
     ``claims`` are evaluated claims (from :func:`evaluate_claims`), ``facts`` come from :func:`fact`.
     Floats are rounded to 6 significant digits; NaN or infinity anywhere raises ValueError (and
@@ -212,7 +225,7 @@ def write_results(
     from reprolib.files import atomic_write
 
     _check_profile(profile)
-    path = results_path(chapter, profile, directory)
+    path = results_path(chapter, profile, run_results_dir(profile) if directory is None else directory)
     if not isinstance(metrics, Mapping):
         raise TypeError(f"metrics must be a dict, got {type(metrics).__name__}")
     ids = set()
