@@ -17,7 +17,9 @@ from reprolib.nn.backbones import (  # noqa: F401
     FeatureTaps,
     Fire,
     SqueezeNet11Features,
+    VGG16_RELU_X_1,
     VGG16Features,
     build_backbone,
     imagenet_normalize,
+    vgg16_relu_x_1,
 )

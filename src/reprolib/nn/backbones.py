@@ -19,6 +19,12 @@ vgg        [0:4] [4:9] [9:16] [16:23] [23:30]  (relu1_2..5_3)   64, 128, 256, 51
 squeeze    [0:2] [2:5] [5:8] [8:10] [10] [11] [12]              64, 128, 256, 384, 384, 512, 512
 =========  ===================================================  ==============================
 
+Other taps of the same weights: :meth:`FeatureTaps.retap` reads the same ``features`` modules at other
+slice ends, without a second copy of the trunk. The exemplar-based colorization of He et al. (SIGGRAPH 2018,
+sec. 3.1) reads VGG at relu1_1, relu2_1, relu3_1, relu4_1 and relu5_1, the first ReLU of each block
+(:func:`vgg16_relu_x_1`): slice ends 2, 7, 12, 19, 26, channels 64, 128, 256, 512, 512, strides 1, 2, 4,
+8, 16.
+
 Layers after the last tap (AlexNet's and VGG's final max-pool) are kept so that the indices match
 torchvision, but are not run. Inputs are ImageNet-normalised RGB, (x - mean) / std with x in [0, 1]
 (:func:`imagenet_normalize`); LPIPS reaches the same normalisation from [-1, 1] with its scaling layer.
@@ -45,7 +51,9 @@ __all__ = [
     "SqueezeNet11Features",
     "BACKBONES",
     "TAP_CHANNELS",
+    "VGG16_RELU_X_1",
     "build_backbone",
+    "vgg16_relu_x_1",
 ]
 
 # torchvision's ImageNet preprocessing, for RGB in [0, 1].
@@ -120,6 +128,13 @@ class FeatureTaps(nn.Module):
                 if end is None:  # nothing after the last tap is needed
                     break
         return taps
+
+    def retap(self, tap_ends: tuple[int, ...], channels: tuple[int, ...]) -> FeatureTaps:
+        """The same trunk read at other slice ends: the returned module *shares* ``self.features``.
+
+        No parameter is copied: loading weights into either, or freezing either, affects both.
+        """
+        return FeatureTaps(self.features, tap_ends, channels)
 
     def _smallest_input(self) -> int:
         # Follow one spatial side through the stack with the conv/pool size formulas: the smallest input
@@ -228,6 +243,17 @@ class VGG16Features(FeatureTaps):
                 cin = v
         super().__init__(nn.Sequential(*layers), tap_ends=(4, 9, 16, 23, 30), channels=TAP_CHANNELS["vgg"])
         _init_like_torchvision(self, "vgg")
+
+
+# VGG16's relu{i}_1, i = 1..5: the first ReLU of each block (indices 1, 6, 11, 18, 25 of ``features``).
+VGG16_RELU_X_1 = {"tap_ends": (2, 7, 12, 19, 26), "channels": (64, 128, 256, 512, 512)}
+
+
+def vgg16_relu_x_1(trunk: VGG16Features) -> FeatureTaps:
+    """``trunk`` read at relu1_1 ... relu5_1 (He et al. 2018, sec. 3.1), sharing its modules and weights."""
+    if not isinstance(trunk, VGG16Features):
+        raise TypeError(f"trunk must be a VGG16Features (the 'vgg' backbone), got {type(trunk).__name__}")
+    return trunk.retap(**VGG16_RELU_X_1)
 
 
 class Fire(nn.Module):
