@@ -1,0 +1,1 @@
+"""Chapter 7: exemplar-based colorization (He et al., SIGGRAPH 2018)."""

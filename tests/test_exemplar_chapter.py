@@ -1,0 +1,56 @@
+"""An end-to-end run of Chapter 7's experiment at a toy size (reprolib.chapters.exemplar.experiment)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from reprolib.chapters.exemplar import experiment as ex
+from reprolib.chapters.exemplar import verdicts
+from reprolib.claims import evaluate_claims
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    mp = pytest.MonkeyPatch()
+    mp.setenv("REPROLIB_CACHE", str(tmp_path_factory.mktemp("cache")))
+    mp.setitem(ex.SETTINGS, "smoke", dict(size=32, width=1 / 16, n_pool=48, n_pairs=32, top_n=5, steps=3, batch=2,
+                                          lr=1e-3, n_test=10, n_refs=40))
+    r = ex.prepare("smoke", seed=0)
+    ex.train_all(r)
+    yield r
+    mp.undo()
+
+
+def test_pairs_and_alignment(run):
+    assert len(run.aligned) == 32 and run.targets.shape == run.references.shape == (32,)
+    assert bool((run.targets != run.references).all())
+
+
+def test_batches_per_branch(run):
+    b = ex.batch_for(run, "two", 0)
+    assert b["x"].shape == (4, 13, 32, 32) and b["n_chrom"] == 2
+    assert ex.batch_for(run, "perc", 0)["n_chrom"] == 0 and ex.batch_for(run, "chrom", 0)["x"].shape[0] == 2
+    blank = ex.batch_for(run, "auto", 0)["x"]
+    assert bool((blank[:, 1:3] == 0).all()) and bool((blank[:, 3:] == -1).all())  # no reference, 2 * 0 - 1
+    # the chrominance half's reference is the target's own colours through the round trip (Eq. 3)
+    rows = ex._rows(0, 4, len(run.aligned), run.seed + 702)
+    t = run.targets[rows[:2]]
+    cyc = run.aligned.inputs(rows[:2], run.pool.L[t], run.pool.ab[t], cycle=True)
+    torch.testing.assert_close(b["x"][:2], cyc)
+
+
+def test_every_model_trained_and_the_claims_are_judged(run):
+    assert set(run.nets) == set(ex.MODELS)
+    metrics = ex.measure.evaluate(run)
+    scenes = metrics["samples"]["scenes"]
+    assert all(len(v) == 10 for v in scenes.values())
+    assert {"two.related.adherent", "auto.adherent", "perc.mode_change", "related.auc"} <= set(scenes)
+    run.metrics = metrics
+    run.metrics["model"] = ex.model_facts(run)
+    assert run.metrics["model"]["self_match_identity"] == 1.0
+    judged = {c["id"]: c["verdict"] for c in evaluate_claims(ex.claims(), run.metrics)}
+    assert set(judged) == {c.id for c in verdicts.claims()}
+    assert judged["amt_fooling_rate"] == "not_testable"
+    facts = verdicts.facts(run.metrics["model"])
+    assert all(f["ok"] for f in facts), facts
