@@ -54,3 +54,27 @@ def test_every_model_trained_and_the_claims_are_judged(run):
     assert judged["amt_fooling_rate"] == "not_testable"
     facts = verdicts.facts(run.metrics["model"])
     assert all(f["ok"] for f in facts), facts
+
+
+def test_reference_rows_show_every_mode_and_an_unrelated_reference(run):
+    from reprolib.chapters.exemplar import demo
+    from reprolib.data import ColorWorld
+
+    s = run.settings
+    tw, rw = ColorWorld(n=s["n_test"], size=s["size"], seed=10_700), ColorWorld(n=s["n_refs"], size=s["size"], seed=10_701)
+    T, R = tw.batch(range(s["n_test"])), rw.batch(range(s["n_refs"]))
+    picks = ex.measure.test_references(T, R, rw, 10_702)
+    i = demo.multimodal_targets(tw, T, 1)[0]
+    rows = demo.reference_rows(run, tw, T, rw, R, picks, i)
+    n_modes = tw.classes[int(T["classes"][i, 0])].num_modes
+    assert len(rows) == n_modes + 1 and all(len(r) == len(demo.COLUMNS) + 4 for r in rows)
+    assert all(img.shape == (3, 32, 32) and float(img.min()) >= 0 and float(img.max()) <= 1 for r in rows for img in r)
+    # the related references differ only in their primary's colour: the same grey reference in every row
+    grey = [rgb_to_l(r[1]) for r in rows[:n_modes]]
+    assert all(torch.allclose(g, grey[0], atol=0.6) for g in grey)
+
+
+def rgb_to_l(rgb):
+    from reprolib.color import rgb_to_l_ab
+
+    return rgb_to_l_ab(rgb[None])[0]
