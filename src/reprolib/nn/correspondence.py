@@ -214,17 +214,19 @@ def similarity_maps(pyr_t: list[torch.Tensor], pyr_r: list[torch.Tensor], cells_
     """Eq. 1 at every level on the cells (step 5 above): (sim_T->R, sim_R->T), each (N, levels, H, W)."""
     h, w = cell_grid(size, stride)
     n = cells_tr.shape[0]
-    cycle = cells_rt.gather(1, cells_tr)  # the round trip T -> R -> T on cells
+    tr, rt = cells_tr.reshape(n, h, w), cells_rt.reshape(n, h, w)  # maps on the cell grid
+    cycle = compose(tr, rt)  # the round trip T -> R -> T
     forward, backward = [], []
     for f_t, f_r in zip(pyr_t, pyr_r):
-        f_t = F.normalize(to_cells(f_t, (h, w)), dim=1, eps=1e-8).reshape(n, -1, h * w)
-        f_r = F.normalize(to_cells(f_r, (h, w)), dim=1, eps=1e-8).reshape(n, -1, h * w)
-        matched = f_r.gather(2, cells_tr[:, None].expand(-1, f_r.shape[1], -1))  # F_R(phi_T->R(p))
-        back = f_t.gather(2, cycle[:, None].expand(-1, f_t.shape[1], -1))  # F_T(phi_R->T(phi_T->R(p)))
+        f_t = F.normalize(to_cells(f_t, (h, w)), dim=1, eps=1e-8)  # unit vectors: a dot product is Eq. 2
+        f_r = F.normalize(to_cells(f_r, (h, w)), dim=1, eps=1e-8)
+        matched = warp(f_r, tr)  # F_R(phi_T->R(p))
         forward.append((f_t * matched).sum(1))
-        backward.append((back * matched).sum(1))
-    def to_pixels(maps):  # noqa: E306  each cell's value to its stride x stride pixels
-        return torch.stack(maps, 1).reshape(n, -1, h, w).repeat_interleave(stride, 2).repeat_interleave(stride, 3)
+        backward.append((warp(f_t, cycle) * matched).sum(1))  # F_T(phi_R->T(phi_T->R(p))) . F_R(phi_T->R(p))
+
+    def to_pixels(maps):  # each cell's value to its stride x stride pixels
+        return torch.stack(maps, 1).repeat_interleave(stride, 2).repeat_interleave(stride, 3)
+
     return to_pixels(forward), to_pixels(backward)
 
 

@@ -61,7 +61,7 @@ SETTINGS: dict[str, dict] = {
                   n_refs=64),
     "fast": dict(size=48, width=1 / 8, n_pool=1024, n_pairs=1024, top_n=20, steps=300, batch=8, lr=1e-3,
                  n_test=128, n_refs=512),
-    "full": dict(size=96, width=1 / 2, n_pool=8000, n_pairs=16000, top_n=200, steps=6000, batch=32, lr=LR * 2,
+    "full": dict(size=96, width=1 / 2, n_pool=8000, n_pairs=16000, top_n=200, steps=6000, batch=32, lr=LR,
                  n_test=1000, n_refs=2000),
 }
 
@@ -147,8 +147,8 @@ def branch_loss(run: ChapterRun, name: str):
     def loss_fn(net: ExampleColorNet, b: dict):
         pred = net(b["x"])  # one forward for both halves: they share the BatchNorm statistics
         k, n = b["n_chrom"], b["x"].shape[0]
-        chrom = smooth_l1_loss(pred[:k], b["ab"][:k], reduction="sum") / max(k, 1)
-        perc = run.feature_loss(b["L"][k:], pred[k:], b["ab"][k:]).sum() / max(n - k, 1) if k < n else pred.sum() * 0
+        chrom = smooth_l1_loss(pred[:k], b["ab"][:k], reduction="sum") / k if k else pred.new_zeros(())
+        perc = run.feature_loss(b["L"][k:], pred[k:], b["ab"][k:]).sum() / (n - k) if k < n else pred.new_zeros(())
         return chrom + alpha * perc, {"chrom": float(chrom.detach()), "perc": float(perc.detach())}
 
     return loss_fn

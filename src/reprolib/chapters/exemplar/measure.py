@@ -24,6 +24,9 @@ from __future__ import annotations
 import torch
 
 from reprolib.chapters.exemplar import pairs as pr
+from reprolib.color import l_ab_to_rgb, rgb_to_l_ab
+from reprolib.data import ColorWorld
+from reprolib.metrics.color import psnr
 from reprolib.metrics.diversity import scene_region_modes
 from reprolib.nn import correspondence as cr
 
@@ -173,10 +176,6 @@ def primary_colour(ab: torch.Tensor, rendered: dict) -> torch.Tensor:
 def evaluate(run, models: tuple[str, ...] | None = None) -> dict:
     """Colorize the test targets with every kind of reference under every trained model and measure (see the
     module docstring). Per-scene values go to ``samples["scenes"]`` for the bootstrap of the claims."""
-    from reprolib.color import l_ab_to_rgb, rgb_to_l_ab  # noqa: PLC0415
-    from reprolib.data import ColorWorld  # noqa: PLC0415
-    from reprolib.metrics.color import psnr  # noqa: PLC0415
-
     s = run.settings
     models = tuple(run.nets) if models is None else models
     targets_world = ColorWorld(n=s["n_test"], size=s["size"], seed=run.seed + 10_700)
