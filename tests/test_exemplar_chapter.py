@@ -16,6 +16,13 @@ def run(tmp_path_factory):
     mp.setenv("REPROLIB_CACHE", str(tmp_path_factory.mktemp("cache")))
     mp.setitem(ex.SETTINGS, "smoke", dict(size=32, width=1 / 16, n_pool=48, n_pairs=32, top_n=5, steps=3, batch=2,
                                           lr=1e-3, n_test=10, n_refs=40))
+    # Chapters 1 and 2's models (the baselines) at a toy size too
+    from reprolib.chapters.automatic import experiment as automatic
+    from reprolib.chapters.user_guided import experiment as user_guided
+
+    mp.setitem(automatic.SETTINGS, "smoke", {**automatic.SETTINGS["smoke"], "steps": 3, "prior_images": 16,
+                                             "cls_steps": 3, "n_test": 8})
+    mp.setitem(user_guided.SETTINGS, "smoke", {**user_guided.SETTINGS["smoke"], "steps": 3, "global_steps": 3})
     r = ex.prepare("smoke", seed=0)
     ex.train_all(r)
     yield r
@@ -42,10 +49,15 @@ def test_batches_per_branch(run):
 
 def test_every_model_trained_and_the_claims_are_judged(run):
     assert set(run.nets) == set(ex.MODELS)
-    metrics = ex.measure.evaluate(run)
+    metrics = ex.measure.evaluate(run, baselines=run.baselines)
     scenes = metrics["samples"]["scenes"]
     assert all(len(v) == 10 for v in scenes.values())
-    assert {"two.related.adherent", "auto.adherent", "perc.mode_change", "related.auc"} <= set(scenes)
+    assert {"two.related.adherent", "auto.adherent", "perc.mode_change", "related.auc", "welsh.related.on_mode",
+            "seq_threshold.related.adherent", "seq_crosscheck.unrelated.on_mode", "ch1.adherent",
+            "two.recommended.recognised", "grey.recognised", "truth.recognised",
+            "related_colour.correct"} <= set(scenes)
+    # Table 2's measure is a per-scene hit (1) or miss (0) of Chapter 1's classifier
+    assert all(v in (0.0, 1.0) for k, vals in scenes.items() if k.endswith("recognised") for v in vals)
     run.metrics = metrics
     run.metrics["model"] = ex.model_facts(run)
     assert run.metrics["model"]["self_match_identity"] == 1.0
@@ -78,3 +90,25 @@ def rgb_to_l(rgb):
     from reprolib.color import rgb_to_l_ab
 
     return rgb_to_l_ab(rgb[None])[0]
+
+
+def test_the_pipeline_figure_and_the_demo_run_on_the_trained_networks(run):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from reprolib.chapters.exemplar import demo
+
+    view = demo.ReferenceDemo(run, 2)
+    assert view.targets and all(run.settings["n_test"] > i for i in view.targets)
+    i = view.targets[0]
+    maps = demo.pipeline_maps(run, view.T["rgb"][i], view.reference(i, "mode1")["rgb"][0])
+    assert maps["sim_tr"].shape == (5, 32, 32) and maps["warped"].shape == (3, 32, 32)
+    assert set(demo.BRANCH_MODELS) <= set(maps) and 0 < int(maps["threshold"].sum()) < 32 * 32
+    demo.pipeline_figure(maps, "x")
+    for _, choice in demo.REFERENCE_CHOICES:
+        panels, text = view.frame(i, choice)
+        assert len(panels) == len(demo.DEMO_PANELS) and all(p.shape == (3, demo.PANEL, demo.PANEL) for p in panels)
+        assert "two:" in text and "perc:" in text
+    # the related references differ only in the primary's colour mode: the reference panel changes, the grey not
+    a, b = view.frame(i, "mode0")[0], view.frame(i, "mode1")[0]
+    assert torch.equal(a[0], b[0]) and not torch.equal(a[1], b[1])

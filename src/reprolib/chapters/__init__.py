@@ -22,6 +22,7 @@ CHAPTERS = {
     "split_brain": "reprolib.chapters.split_brain:run",
     "lpips": "reprolib.chapters.lpips:run",
     "diverse": "reprolib.chapters.diverse:run",
+    "exemplar": "reprolib.chapters.exemplar:run",
 }
 
 REQUIRED_ATTRIBUTES = ("TITLE", "NOTEBOOK", "NEEDS_GPU", "paper_tables", "checks")

@@ -45,26 +45,22 @@ evaluation). ``width`` scales every channel count for the CPU profiles: the same
 
 In the release the ten maps come from a ``.combo`` file written by the similarity sub-net: the warped
 reference as an encoded colour image (turned to Lab), then five pairs (``err_ba``, ``err_ab``) of 8-bit
-grey images, which the test transform feeds as ``(x - 127) / 2`` (so in [-63.5, 64]). **Not
-documented**: which direction (target -> reference or reference -> target) ``err_ba`` holds; whether the
-bytes encode the similarity or, as the name suggests, an error such as 1 - sim; how a similarity was
-quantised to a byte; and the order of the five VGG levels. :func:`assemble_input` puts ``sim_forward``
-(sim_T->R of the paper's Eq. 1) in channels 3-7 and ``sim_backward`` (sim_R->T) in 8-12, level k at offset
-k (relu1_1 first, in our own pipeline). A network trained with it is self-consistent; with the released
-weights these choices are guesses.
+grey images, which the test transform feeds as ``(x - 127) / 2`` (so in [-63.5, 64]). The release's
+similarity sub-net (``Combo.cu``) writes **errors**, a byte being ``int(255 * clamp(1 - cos, 0, 1))``, with
+``err_ba`` = 1 - sim_T->R and ``err_ab`` = 1 - sim_R->T of Eq. 1, the **deepest level first** (conv5_1 ...
+conv1_1 of a grey-fine-tuned VGG-19-BN); :mod:`reprolib.chapters.exemplar.official` reads such files and
+builds the release's input from them. :func:`assemble_input` puts ``sim_forward`` (sim_T->R) in channels 3-7
+and ``sim_backward`` (sim_R->T) in 8-12, level k at offset k (relu1_1 first, in our own pipeline): the same
+slots, other units and the opposite level order. A network trained with it is self-consistent; the released
+weights need the release's input (``official.combo_input`` or ``official.release_errors``).
 
 **Our scaling of the similarity maps** is ``2 * sim - 1`` (what our own training feeds). ``sim`` is a
 cosine similarity, in [-1, 1] in general and in [0, 1] for VGG's ReLU features (non-negative vectors),
-which ``2 * sim - 1`` takes to [-1, 1]. This does **not** coincide with the release's numbers:
-
-* if its bytes were ``x = 255 * sim`` (sim in [0, 1]), the network saw ``(x - 127) / 2 = 127.5 * sim -
-  63.5 = 63.75 * (2 * sim - 1) + 0.25``: our map 63.75 times larger, shifted by 0.25;
-* if they were ``x = 255 * (sim + 1) / 2`` (sim in [-1, 1]), it saw ``63.75 * sim + 0.25 = 31.875 * (2 *
-  sim - 1) + 32.125``, i.e. [0.25, 64] for ReLU features: not even centred like ours;
-* if they held an error such as 1 - sim, the sign flips as well.
-
-So the released weights see, from :func:`assemble_input`, similarity channels some 32-64 times too small;
-a network trained with :func:`assemble_input` is consistent with itself.
+which ``2 * sim - 1`` takes to [-1, 1]. The release's channel is ``(x - 127) / 2`` of the byte
+``x = 255 * (1 - sim)``, i.e. ``64 - 127.5 * sim = -63.75 * (2 * sim - 1) + 0.25`` (before the byte's
+truncation): 63.75 times larger than ours, of the opposite sign and shifted by 0.25. So the released weights
+must not be fed :func:`assemble_input`'s channels; a network trained with :func:`assemble_input` is consistent
+with itself.
 """
 
 from __future__ import annotations

@@ -114,6 +114,14 @@ def feature_pyramid(taps: FeatureTaps, L: torch.Tensor) -> list[torch.Tensor]:
     return taps(grey_features_input(L))
 
 
+def colour_feature_pyramid(taps: FeatureTaps, rgb: torch.Tensor) -> list[torch.Tensor]:
+    """The same five maps of colour images (N, 3, H, W) in [0, 1]: what a colour-trained VGG reads natively (the
+    chapter compares matching on colour and on grey input; a grey target has no colour at test time)."""
+    if rgb.dim() != 4 or rgb.shape[1] != 3:
+        raise ValueError(f"rgb must be (N, 3, H, W) in [0, 1], got {tuple(rgb.shape)}")
+    return taps(imagenet_normalize(rgb))
+
+
 def to_cells(f: torch.Tensor, cells: tuple[int, int]) -> torch.Tensor:
     """A feature map (N, C, h', w') brought to the cell grid ``cells``: averaged over each cell where it is finer,
     interpolated bilinearly where it is coarser."""

@@ -21,10 +21,16 @@ from torch import nn
 
 from reprolib.color import l_ab_to_rgb
 from reprolib.nn.backbones import VGG16Features, imagenet_normalize
+from reprolib.validation import checked_by
 
 __all__ = ["RELU5_1_END", "FeatureLoss"]
 
 RELU5_1_END = 26  # features[25] is relu5_1 in torchvision's VGG16 layout
+
+
+def _check_pair(self, L, ab_pred, ab_true) -> None:
+    if ab_pred.shape != ab_true.shape:
+        raise ValueError(f"ab_pred {tuple(ab_pred.shape)} and ab_true {tuple(ab_true.shape)} must have one shape")
 
 
 class FeatureLoss(nn.Module):
@@ -52,9 +58,8 @@ class FeatureLoss(nn.Module):
         """relu5_1 of the sRGB image (L, ab), both in Lab units, (N, 512, H/16, W/16)."""
         return self.taps(imagenet_normalize(l_ab_to_rgb(L, ab, clip=False, check=False)))[0]
 
+    @checked_by(_check_pair)
     def forward(self, L: torch.Tensor, ab_pred: torch.Tensor, ab_true: torch.Tensor) -> torch.Tensor:
-        if ab_pred.shape != ab_true.shape:
-            raise ValueError(f"ab_pred {tuple(ab_pred.shape)} and ab_true {tuple(ab_true.shape)} must have one shape")
         with torch.no_grad():
             target = self.features(L, ab_true)
         return (self.features(L, ab_pred) - target).pow(2).sum(dim=(1, 2, 3))

@@ -21,6 +21,7 @@ import torch
 
 from reprolib.chapters.exemplar import measure
 from reprolib.chapters.exemplar import pairs as pr
+from reprolib.chapters.exemplar.baselines import Baselines, load_baselines
 from reprolib.chapters.exemplar.paper import ALPHA, LR
 from reprolib.chapters.exemplar.verdicts import claims, facts
 from reprolib.config import code_version, get_device, get_profile, seed_everything
@@ -84,6 +85,7 @@ class ChapterRun(ChapterRunBase):
     feature_loss: FeatureLoss
     nets: dict = field(default_factory=dict)
     keys: dict = field(default_factory=dict)
+    baselines: Baselines | None = None  # Chapters 1 and 2's models (after train_all)
 
     def net(self, name: str) -> ExampleColorNet:
         if name not in self.nets:
@@ -166,9 +168,13 @@ def train_model(run: ChapterRun, name: str, force: bool = False) -> ExampleColor
     return net
 
 
-def train_all(run: ChapterRun, force: bool = False) -> ChapterRun:
+def train_all(run: ChapterRun, force: bool = False, baselines: bool = True) -> ChapterRun:
+    """Train (or load) every network of ``MODELS`` and, with ``baselines``, load Chapters 1 and 2's models (the
+    very ones those chapters train and cache for this profile and seed; ``force`` does not retrain them)."""
     for name in MODELS:
         train_model(run, name, force=force)
+    if baselines:
+        run.baselines = load_baselines(run.profile, run.seed, run.device)
     return run
 
 
@@ -195,7 +201,7 @@ def run_experiment(profile: str | None = None, seed: int = 0, force: bool = Fals
     """Run the whole chapter: align the pairs, train (or load) every model, measure, judge, write the results."""
     run = prepare(profile, seed, device)
     train_all(run, force=force)
-    run.metrics = measure.evaluate(run)
+    run.metrics = measure.evaluate(run, baselines=run.baselines)
     measured = model_facts(run)
     run.metrics["model"] = measured
     run.metrics["training"] = run.training_summary()

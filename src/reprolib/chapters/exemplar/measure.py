@@ -24,6 +24,8 @@ from __future__ import annotations
 import torch
 
 from reprolib.chapters.exemplar import pairs as pr
+from reprolib.chapters.exemplar.baselines import SEQUENTIAL_RULES, crosscheck_points, threshold_points
+from reprolib.chapters.exemplar.transfer import welsh_transfer
 from reprolib.color import l_ab_to_rgb, rgb_to_l_ab
 from reprolib.data import ColorWorld
 from reprolib.metrics.color import psnr
@@ -133,6 +135,17 @@ def correct_matches(labels_t: torch.Tensor, labels_r: torch.Tensor, phi_tr: torc
     return landed == labels_t
 
 
+@torch.no_grad()
+def colour_matches(taps, rgb_t: torch.Tensor, rgb_r: torch.Tensor, chunk: int = 32) -> torch.Tensor:
+    """phi_T->R (N, H, W) from the colour images of both sides (an oracle: a grey target has no colour)."""
+    size, out = tuple(rgb_t.shape[2:]), []
+    for s in range(0, rgb_t.shape[0], chunk):
+        cells_tr, _ = cr.correspond(cr.colour_feature_pyramid(taps, rgb_t[s:s + chunk]),
+                                    cr.colour_feature_pyramid(taps, rgb_r[s:s + chunk]), size)
+        out.append(cr.lift_to_pixels(cells_tr, size))
+    return torch.cat(out)
+
+
 def mean_similarity(aligned: pr.Aligned) -> torch.Tensor:
     """The mean of the ten similarity maps (N, H, W)."""
     return torch.cat([aligned.sim_tr, aligned.sim_rt], dim=1).float().mean(dim=1)
@@ -172,9 +185,36 @@ def primary_colour(ab: torch.Tensor, rendered: dict) -> torch.Tensor:
     return out
 
 
+def _method_outputs(run, kind: str, ctx: dict, models: tuple[str, ...], baselines) -> dict[str, torch.Tensor]:
+    """Every reference-following method's ab for one kind of reference (``ctx``: the targets, the reference's
+    colours, the alignment and the warped colours)."""
+    out = {name: colorize(run.net(name), ctx["aligned"], ctx["L_t"], ctx["ab_r"]) for name in models if name != "auto"}
+    if baselines is None or kind == "related_other":
+        return out
+    g = torch.Generator().manual_seed(run.seed + 10_703)
+    out["welsh"] = welsh_transfer(ctx["L_t"], ctx["L_r"], ctx["ab_r"], generator=g)
+    phi_tr, phi_rt = ctx["aligned"].phi()
+    points = {"threshold": threshold_points(mean_similarity(ctx["aligned"])),
+              "crosscheck": crosscheck_points(phi_tr, phi_rt)}
+    for rule in SEQUENTIAL_RULES:
+        out[f"seq_{rule}"] = baselines.sequential(ctx["L_t"], ctx["warped"], points[rule])
+    return out
+
+
+def _blind_outputs(run, models: tuple[str, ...], baselines, world, L_t) -> dict[str, torch.Tensor]:
+    """The methods that see no reference: the control network and (with the baselines) Chapter 1's colorizer."""
+    out = {}
+    if "auto" in models:
+        out["auto"] = colorize(run.net("auto"), None, L_t, None, reference=False)
+    if baselines is not None:
+        out["ch1"] = baselines.chapter1(world, run.settings["size"])
+    return out
+
+
 @torch.no_grad()
-def evaluate(run, models: tuple[str, ...] | None = None) -> dict:
-    """Colorize the test targets with every kind of reference under every trained model and measure (see the
+def evaluate(run, models: tuple[str, ...] | None = None, baselines=None) -> dict:
+    """Colorize the test targets with every kind of reference under every trained model (and, given
+    ``baselines``, global transfer, the two sequential pipelines and Chapter 1's network) and measure (see the
     module docstring). Per-scene values go to ``samples["scenes"]`` for the bootstrap of the claims."""
     s = run.settings
     models = tuple(run.nets) if models is None else models
@@ -198,6 +238,31 @@ def evaluate(run, models: tuple[str, ...] | None = None) -> dict:
     samples: dict[str, list] = {"multimodal": multimodal.double().tolist()}
     summary: dict[str, dict] = {}
     primary: dict[str, torch.Tensor] = {}
+    warped_by_kind: dict[str, torch.Tensor] = {}
+
+    def measure(key: str, name: str, kind: str, ab: torch.Tensor, warped: torch.Tensor) -> None:
+        got = object_measures(targets_world, T, ab, warped)
+        taken = got["taken"]
+        on, n_obj = _share(taken >= 0, present)
+        copied, _ = _share(got["copied"], present)
+        off_warp = got["warped_off_mode"] & present
+        samples.update({f"{key}.on_mode": on.tolist(), f"{key}.objects": n_obj.tolist(),
+                        f"{key}.copied": copied.tolist(),
+                        f"{key}.copied_off": (got["copied"] & off_warp).sum(1).double().tolist(),
+                        f"{key}.warped_off": off_warp.sum(1).double().tolist(),
+                        f"{key}.psnr": psnr(l_ab_to_rgb(L_t, ab), T["rgb"]).double().tolist()})
+        row = {"on_mode": float(on.sum() / n_obj.sum()), "copied": float(copied.sum() / n_obj.sum()),
+               "psnr": float(torch.tensor(samples[f"{key}.psnr"]).mean())}
+        if kind in ("related", "none"):
+            follows = (taken[:, 0] == picks["related_mode"]) & multimodal
+            samples[f"{key}.adherent"] = follows.double().tolist()
+            row["adherence"] = float(follows.sum() / multimodal.sum())
+        if baselines is not None:
+            recognised = baselines.recognised(l_ab_to_rgb(L_t, ab), T["label"])
+            samples[f"{key}.recognised"] = recognised.tolist()
+            row["recognised"] = float(recognised.mean())
+        summary.setdefault(name, {}).setdefault(kind, {}).update(row)
+
     for kind, ref in references.items():
         L_r, ab_r = rgb_to_l_ab(ref["rgb"])
         if kind != "related_other":  # the same grey reference as "related": the same alignment
@@ -211,34 +276,28 @@ def evaluate(run, models: tuple[str, ...] | None = None) -> dict:
                 "auc_scene_mean": sum(auc) / max(sum(defined), 1),
                 "cross_checked": float(cross_checked(aligned).double().mean())}
             samples[f"{kind}.correct"] = correct.flatten(1).double().mean(1).tolist()
+            if kind == "related":  # what grey input costs: the same pairs matched on their colour images
+                colour = correct_matches(labels_t, region_labels(ref, refs_world.num_classes),
+                                         colour_matches(run.taps, T["rgb"], ref["rgb"]))
+                summary["matching"]["related_colour_input"] = {"correct": float(colour.double().mean())}
+                samples["related_colour.correct"] = colour.flatten(1).double().mean(1).tolist()
             samples[f"{kind}.auc"], samples[f"{kind}.auc_defined"] = auc, defined
-        warped = cr.warped_reference(ab_r, phi_tr)
-        for name in models:
-            reference = name != "auto"
-            if not reference and kind != "related":
-                continue  # the control sees no reference: one evaluation is enough
-            ab = colorize(run.net(name), aligned, L_t, ab_r, reference=reference)
-            key = f"{name}.{kind}" if reference else name
+        warped = warped_by_kind[kind] = cr.warped_reference(ab_r, phi_tr)
+        ctx = {"aligned": aligned, "L_t": L_t, "L_r": L_r, "ab_r": ab_r, "warped": warped}
+        for name, ab in _method_outputs(run, kind, ctx, models, baselines).items():
+            key = f"{name}.{kind}"
             primary[key] = primary_colour(ab, T)
-            if kind == "related_other":
-                continue  # only the primary's change of colour is wanted from it
-            got = object_measures(targets_world, T, ab, warped)
-            taken = got["taken"]
-            on, n_obj = _share(taken >= 0, present)
-            copied, _ = _share(got["copied"], present)
-            off_warp = got["warped_off_mode"] & present
-            samples.update({f"{key}.on_mode": on.tolist(), f"{key}.objects": n_obj.tolist(),
-                            f"{key}.copied": copied.tolist(),
-                            f"{key}.copied_off": (got["copied"] & off_warp).sum(1).double().tolist(),
-                            f"{key}.warped_off": off_warp.sum(1).double().tolist(),
-                            f"{key}.psnr": psnr(l_ab_to_rgb(L_t, ab), T["rgb"]).double().tolist()})
-            row = {"on_mode": float(on.sum() / n_obj.sum()), "copied": float(copied.sum() / n_obj.sum()),
-                   "psnr": float(torch.tensor(samples[f"{key}.psnr"]).mean())}
-            if kind == "related":
-                follows = (taken[:, 0] == picks["related_mode"]) & multimodal
-                samples[f"{key}.adherent"] = follows.double().tolist()
-                row["adherence"] = float(follows.sum() / multimodal.sum())
-            summary.setdefault(name, {}).setdefault(kind if reference else "none", {}).update(row)
+            if kind != "related_other":  # only the primary's change of colour is wanted from it
+                measure(key, name, kind, ab, warped)
+    # the reference-blind methods, once each; their copy rate is against the related reference's warped colours
+    warped_related = warped_by_kind["related"]
+    for name, ab in _blind_outputs(run, models, baselines, targets_world, L_t).items():
+        measure(name, name, "none", ab, warped_related)
+    if baselines is not None:
+        for key, ab in (("truth", ab_t), ("grey", torch.zeros_like(ab_t))):
+            recognised = baselines.recognised(l_ab_to_rgb(L_t, ab), T["label"])
+            samples[f"{key}.recognised"] = recognised.tolist()
+            summary.setdefault(key, {})["none"] = {"recognised": float(recognised.mean())}
     for name in models:
         if name != "auto":
             change = (primary[f"{name}.related"] - primary[f"{name}.related_other"]).norm(dim=1) * multimodal

@@ -30,6 +30,7 @@ from typing import Sequence
 import torch
 
 from reprolib.chapters.exemplar.paper import BETA, GLOBAL_TOP_N
+from reprolib.validation import checked_by
 
 BINS = 16  # luminance-histogram bins over L in [0, 100] (not given in the paper)
 L_TOLERANCE = 1e-3  # L may overshoot [0, 100] by this much (rounding in Lab conversions); clamped into range
@@ -167,6 +168,16 @@ def _check_grid(F: torch.Tensor, L: torch.Tensor, cell: int, f: str, l: str) -> 
                          f"cell = {cell} pixels, so {l} must have shape {expected}, got {tuple(L.shape)}")
 
 
+def _check_local_score(F_T, F_R, L_T, L_R, cell, beta, bins) -> None:
+    if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not math.isfinite(beta):
+        raise ValueError(f"beta must be a finite number (the paper's is {BETA}), got {beta!r}")
+    cell = _positive_int(cell, "cell")
+    F_T, F_R = _tensor(F_T, "F_T", 3, "(C, h, w)"), _tensor(F_R, "F_R", 3, "(C, h', w')")
+    _check_grid(F_T, _tensor(L_T, "L_T", 2, "(H, W)"), cell, "F_T", "L_T")
+    _check_grid(F_R, _tensor(L_R, "L_R", 2, "(H', W')"), cell, "F_R", "L_R")
+
+
+@checked_by(_check_local_score)
 def local_score(F_T: torch.Tensor, F_R: torch.Tensor, L_T: torch.Tensor, L_R: torch.Tensor, cell: int,
                 beta: float = BETA, bins: int = BINS) -> torch.Tensor:
     """The local similarity score of Eq. 8 of a target and one candidate reference: a 0-dim tensor.
@@ -179,14 +190,7 @@ def local_score(F_T: torch.Tensor, F_R: torch.Tensor, L_T: torch.Tensor, L_R: to
     target (when no two of its positions share a feature direction). Both terms are invariant to positive
     rescaling of the features (and of the histograms).
     """
-    if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not math.isfinite(beta):
-        raise ValueError(f"beta must be a finite number (the paper's is {BETA}), got {beta!r}")
-    cell = _positive_int(cell, "cell")
-    q, cos = nearest_neighbours(F_T, F_R)
-    L_T = _tensor(L_T, "L_T", 2, "(H, W)")
-    L_R = _tensor(L_R, "L_R", 2, "(H', W')")
-    _check_grid(F_T, L_T, cell, "F_T", "L_T")
-    _check_grid(F_R, L_R, cell, "F_R", "L_R")
+    q, cos = nearest_neighbours(F_T, F_R)  # each target position's nearest reference position, and their cosine
     hist_T = cell_histograms(L_T, cell, bins)
     hist_R = cell_histograms(L_R, cell, bins)[q]
     d_h = histogram_correlation(hist_T, hist_R.to(hist_T.dtype))
