@@ -15,6 +15,11 @@ Conventions (the same as ``skimage.color.rgb2lab`` / ``lab2rgb``, so results can
 Everything is differentiable (no in-place ops on the inputs; the two non-linear knees are written so
 that both branches have finite gradients), runs on any device, and keeps the input's floating dtype.
 
+The luma Y' of BT.601 (``0.299 R + 0.587 G + 0.114 B`` on the gamma-encoded values, the "handcrafted
+translation" H_t of Ratajczak et al. 2019) is not ``L``: :func:`handcrafted_grey` computes it,
+:func:`lightness_to_grey` gives the grey level of a lightness, :func:`replace_luma` sets an image's luma at
+fixed chroma (Cb, Cr).
+
 The colorizers of Zhang et al. feed the network ``(L - 50) / 100`` and predict ``ab / 110``
 (``BaseColor`` in the released PyTorch code: ``l_cent=50, l_norm=100, ab_norm=110``); the helpers
 :func:`normalize_l`, :func:`normalize_ab` and their inverses define that once.
@@ -44,6 +49,10 @@ __all__ = [
     "normalize_ab",
     "unnormalize_ab",
     "colorfulness",
+    "LUMA_WEIGHTS",
+    "handcrafted_grey",
+    "lightness_to_grey",
+    "replace_luma",
 ]
 
 # --------------------------------------------------------------------------------------------------
@@ -220,18 +229,20 @@ def _rgb_to_lab_planes(r, g, b):
     return 116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)
 
 
+def _f_inv(f):  # the inverse of CIE f(t)
+    return torch.where(f > _LAB_KNEE_F, f * f * f, (f - _LAB_OFFSET) / _LAB_KAPPA)
+
+
+def _companded(c):  # linear light -> sRGB (gamma) value, IEC 61966-2-1
+    gamma = 1.055 * _power(c, 1 / 2.4, _SRGB_KNEE_LINEAR) - 0.055
+    return torch.where(c > _SRGB_KNEE_LINEAR, gamma, c * 12.92)
+
+
 def _lab_to_rgb_planes(L, a, b):
-    def f_inv(f):
-        return torch.where(f > _LAB_KNEE_F, f * f * f, (f - _LAB_OFFSET) / _LAB_KAPPA)
-
-    def companded(c):
-        gamma = 1.055 * _power(c, 1 / 2.4, _SRGB_KNEE_LINEAR) - 0.055
-        return torch.where(c > _SRGB_KNEE_LINEAR, gamma, c * 12.92)
-
     fy = (L + 16.0) / 116.0
     fx = fy + a / 500.0
     fz = (fy - b / 200.0).clamp(min=0.0)  # as skimage: negative Z (far outside any gamut) -> 0
-    return [companded(c) for c in _mix(_RGB_FROM_XYZN, f_inv(fx), f_inv(fy), f_inv(fz))]
+    return [_companded(c) for c in _mix(_RGB_FROM_XYZN, _f_inv(fx), _f_inv(fy), _f_inv(fz))]
 
 
 def _map_planes(fn, x: torch.Tensor, dim: int) -> torch.Tensor:
@@ -393,3 +404,57 @@ def colorfulness(rgb: torch.Tensor) -> torch.Tensor:
     sigma = torch.sqrt(rg.var(dim=-1, correction=0) + yb.var(dim=-1, correction=0))
     mu = torch.sqrt(rg.mean(dim=-1) ** 2 + yb.mean(dim=-1) ** 2)
     return sigma + 0.3 * mu
+
+
+# --------------------------------------------------------------------------------------------------
+# Luma (ITU-R BT.601): the grey of Ratajczak et al.'s handcrafted translation H_t
+# --------------------------------------------------------------------------------------------------
+
+# The weights of R, G, B in the luma Y' (on gamma-encoded sRGB); in Y'CbCr, Cb = (B - Y') / (2 (1 - 0.114)) and
+# Cr = (R - Y') / (2 (1 - 0.299)).
+LUMA_WEIGHTS = (0.299, 0.587, 0.114)
+
+
+def handcrafted_grey(rgb: torch.Tensor, dim: int = -3) -> torch.Tensor:
+    """The luma ``Y' = 0.299 R + 0.587 G + 0.114 B`` of sRGB values (H_t, Eq. 1 of Ratajczak et al. 2019).
+
+    A weighted sum of the gamma-encoded channels, not the CIE lightness ``L``: at ``L = 55`` a red
+    (a, b) = (55, 40) has luma 0.487 and a green (-45, 45) 0.441. ``rgb`` has 3 channels on axis ``dim``; the
+    result keeps that axis with size 1 (``(N, 3, H, W)`` -> ``(N, 1, H, W)``), same dtype; linear, so
+    differentiable, and no range check.
+    """
+    _check_tensor(rgb, "rgb", "sRGB values", "For a uint8 image in 0-255 use rgb.float() / 255.")
+    d = _check_channels(rgb, dim, "rgb")
+    r, g, b = rgb.unbind(d)
+    return (LUMA_WEIGHTS[0] * r + LUMA_WEIGHTS[1] * g + LUMA_WEIGHTS[2] * b).unsqueeze(d)
+
+
+def lightness_to_grey(L: torch.Tensor) -> torch.Tensor:
+    """The sRGB grey level (R = G = B, in [0, 1]) whose CIE lightness is ``L`` (in [0, 100]), same shape.
+
+    The sRGB companding of the relative luminance ``Y = f^-1((L + 16) / 116)``: strictly increasing, and the
+    luma of that grey is the grey level itself (what ``lab_to_rgb`` gives for ``(L, 0, 0)``, up to 1e-4).
+    """
+    return _companded(_f_inv((L + 16.0) / 116.0))
+
+
+def replace_luma(rgb: torch.Tensor, luma: torch.Tensor, dim: int = -3) -> tuple[torch.Tensor, torch.Tensor]:
+    """The colour with luma ``luma`` and the chroma of ``rgb``: Y'CbCr (BT.601, H_t's weights) with Y' replaced.
+
+    The chroma vector ``c = rgb - handcrafted_grey(rgb)`` holds (Cb, Cr) (``R - Y' = 1.402 Cr``,
+    ``B - Y' = 1.772 Cb``) and has luma 0, so ``luma + s c`` has luma ``luma`` for every ``s``. ``s`` is 1 unless
+    that leaves [0, 1]; then it is the largest factor that keeps all three channels inside: the chroma is
+    reduced at constant luma and hue (a gamut mapping, where clipping each channel would change the luma).
+
+    Args:
+        rgb: 3 channels on axis ``dim``, any real values (e.g. ``lab_to_rgb(..., clip=False)``, out of gamut).
+        luma: the target luma in [0, 1], the shape of ``rgb`` with size 1 on axis ``dim``.
+
+    Returns:
+        ``(out, s)``: ``out`` in [0, 1] with ``handcrafted_grey(out) == luma`` up to float round-off, and ``s``
+        (the shape of ``luma``) the share of the chroma kept, 1 where nothing was reduced.
+    """
+    chroma = rgb - handcrafted_grey(rgb, dim)
+    room = torch.where(chroma > 0, 1.0 - luma, luma).clamp_min(0.0)  # distance to the bound c moves towards
+    s = (room / chroma.abs().clamp_min(1e-12)).amin(dim=dim, keepdim=True).clamp(0.0, 1.0)
+    return (luma + s * chroma).clamp(0.0, 1.0), s

@@ -1,15 +1,20 @@
-"""One place for downloads (opt-in paths only: official weights, BAPPS). Nothing in the book's default
-path downloads anything. Archives are unpacked here too, by :func:`safe_extract`."""
+"""One place for downloads (opt-in paths only: official weights, BAPPS, data sets). Nothing in the book's
+default path downloads anything. Archives are unpacked here too, by :func:`safe_extract`, and downloaded
+pickles are read by :func:`restricted_load`, which builds numpy arrays and plain containers and nothing else."""
 
 from __future__ import annotations
 
+import io
 import os
+import pickle
 import tarfile
 import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path, PurePosixPath
-from typing import Callable
+from typing import Any, BinaryIO, Callable
+
+import numpy as np
 
 
 def download_atomic(url: str, dest: str | os.PathLike, timeout: float = 60.0, progress: bool = False,
@@ -87,3 +92,91 @@ def safe_extract(archive: str | os.PathLike, dest: str | os.PathLike) -> list[st
     except (tarfile.TarError, EOFError, OSError) as err:
         raise ArchiveError(f"cannot unpack {archive}: {err} (expected a tar or tar.gz archive)") from err
     return [m.name for m in members]
+
+
+# ----------------------------------------------------------------------------- restricted unpickling
+
+
+class UnsafePickleError(pickle.UnpicklingError):
+    """A pickle asked for something other than numpy arrays and plain containers."""
+
+
+def _numpy_private(module: str, name: str) -> Any:
+    # numpy >= 2 moved numpy.core to numpy._core (the old name still resolves, with a warning).
+    import importlib
+
+    try:
+        return getattr(importlib.import_module(f"numpy._core.{module}"), name)
+    except ImportError:  # numpy 1.x
+        return getattr(importlib.import_module(f"numpy.core.{module}"), name)
+
+
+# The only globals a pickle of numpy arrays needs: how to rebuild an ndarray (``_reconstruct`` +
+# ``ndarray.__setstate__``, or ``_frombuffer`` for protocol 5) and its dtype. Python 2's protocol 2 (the
+# CIFAR-10 batches) names the same three under ``numpy.core``. Dicts, lists, tuples, strings, bytes and
+# numbers are built by pickle opcodes, not globals.
+_ALLOWED_GLOBALS = {
+    ("numpy.core.multiarray", "_reconstruct"): lambda: _numpy_private("multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "_reconstruct"): lambda: _numpy_private("multiarray", "_reconstruct"),
+    ("numpy.core.numeric", "_frombuffer"): lambda: _numpy_private("numeric", "_frombuffer"),
+    ("numpy._core.numeric", "_frombuffer"): lambda: _numpy_private("numeric", "_frombuffer"),
+    ("numpy", "ndarray"): lambda: np.ndarray,
+    ("numpy", "dtype"): lambda: np.dtype,
+}
+_PLAIN_TYPES = (str, bytes, int, float, bool, type(None))
+_NUMERIC_KINDS = "biufc"  # bool, signed/unsigned integer, float, complex
+
+
+class RestrictedUnpickler(pickle.Unpickler):
+    """An unpickler that builds numpy arrays and plain containers only.
+
+    ``find_class`` admits exactly the globals numpy's array pickles use (``_reconstruct``,
+    ``_frombuffer``, ``ndarray``, ``dtype``; pickle protocols 2-5) and raises :class:`UnsafePickleError`
+    for every other one (``os.system``, ``builtins.eval``, any class) before anything is called.
+    Persistent ids are refused too. Use :func:`restricted_load`, which also checks the loaded object.
+    """
+
+    def find_class(self, module: str, name: str) -> Any:
+        factory = _ALLOWED_GLOBALS.get((module, name))
+        if factory is None:
+            raise UnsafePickleError(
+                f"refusing to unpickle the global {module}.{name}: this loader admits only numpy arrays "
+                "(numpy.ndarray, numpy.dtype, numpy's _reconstruct and _frombuffer) and plain containers"
+            )
+        return factory()
+
+    def persistent_load(self, pid: Any) -> Any:
+        raise UnsafePickleError(f"refusing a pickle with a persistent id ({pid!r})")
+
+
+def _check_plain(obj: Any, path: str = "") -> None:
+    if isinstance(obj, np.ndarray):
+        if type(obj) is not np.ndarray or obj.dtype.kind not in _NUMERIC_KINDS:
+            raise UnsafePickleError(
+                f"{path or 'object'}: only numeric numpy arrays are admitted, got dtype {obj.dtype}"
+            )
+    elif isinstance(obj, dict):
+        for k, v in obj.items():
+            if not isinstance(k, (str, bytes, int)):
+                raise UnsafePickleError(f"{path or 'object'}: dict key {k!r} is not a str, bytes or int")
+            _check_plain(v, f"{path}/{k}")
+    elif isinstance(obj, (list, tuple)):
+        for i, v in enumerate(obj):
+            _check_plain(v, f"{path}[{i}]")
+    elif not isinstance(obj, _PLAIN_TYPES):
+        raise UnsafePickleError(f"{path or 'object'}: type {type(obj).__name__} is not admitted")
+
+
+def restricted_load(file: BinaryIO | bytes, *, encoding: str = "ASCII") -> Any:
+    """Unpickle numpy arrays nested in dicts/lists/tuples, refusing anything else (:class:`UnsafePickleError`).
+
+    ``encoding`` is :class:`pickle.Unpickler`'s: how the strings of a Python 2 pickle are decoded;
+    ``"bytes"`` keeps them as bytes (the CIFAR-10 batches, whose keys are then ``b"data"``, ``b"labels"``).
+    """
+    if isinstance(file, (bytes, bytearray)):
+        file = io.BytesIO(file)
+    if not hasattr(file, "read"):
+        raise TypeError(f"file must be bytes or a binary file object, got {type(file).__name__}")
+    obj = RestrictedUnpickler(file, encoding=encoding).load()
+    _check_plain(obj)
+    return obj

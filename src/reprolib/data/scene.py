@@ -1,4 +1,5 @@
-"""ColorWorld's building blocks: counter-based randomness, and shapes and textures in an object's frame.
+"""ColorWorld's building blocks: the parameters of a batch of scenes (:class:`SceneParams`), counter-based
+randomness, and shapes and textures in an object's frame.
 
 Everything random in image i comes from a Philox generator keyed by ``(seed, i)`` (:func:`_uniforms`),
 so an image never depends on the batch it is rendered in. Shapes and luminance textures are defined in
@@ -9,6 +10,7 @@ the object's unit frame (u along the object's axis, v across it, circumradius ab
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Sequence
 
@@ -16,6 +18,44 @@ import numpy as np
 import torch
 
 NOISE_BANK = 512  # per-pixel ab noise is a window of a fixed 2 x 512 x 512 bank of normals
+
+
+# ----------------------------------------------------------------------------------------------
+# Scene parameters: what ColorWorld.sample_params draws and ColorWorld.render renders
+# ----------------------------------------------------------------------------------------------
+
+@dataclass
+class SceneParams:
+    """Everything that defines a batch of N scenes with M object slots (float tensors are float32).
+
+    Geometry is in normalised image coordinates: x, y in [-1, 1], y pointing down. Slot 0 is the primary
+    object (drawn last, on top); slots 1.. are distractors (drawn first).
+    """
+
+    index: torch.Tensor  # (N,) long, dataset indices
+    horizon: torch.Tensor  # (N,) y of the horizon at x = 0
+    tilt: torch.Tensor  # (N,) slope dy/dx of the horizon
+    sky_l: torch.Tensor  # (N, 2) sky luminance at the top and at the horizon
+    ground_l: torch.Tensor  # (N,) mean ground luminance
+    light: torch.Tensor  # (N, 2) unit vector towards the light (image plane)
+    background_modes: torch.Tensor  # (N, 2) long: drawn mode of the sky, of the ground
+    background_jitter: torch.Tensor  # (N, 2, 2) ab offset of sky, ground
+    ground_lattice: torch.Tensor  # (N, G, G) uniforms of the ground's luminance noise
+    noise_offset: torch.Tensor  # (N, 2) long, window of the per-pixel ab noise bank (rows, columns)
+    classes: torch.Tensor  # (N, M) long, -1 for an empty slot
+    modes: torch.Tensor  # (N, M) long, -1 for an empty slot
+    centre: torch.Tensor  # (N, M, 2) (x, y)
+    scale: torch.Tensor  # (N, M) size of the unit shape
+    rotation: torch.Tensor  # (N, M, 2) (cos, sin) of the rotation
+    jitter: torch.Tensor  # (N, M, 2) ab offset from the mode
+    phase: torch.Tensor  # (N, M, 2) texture phases in [0, 1)
+    object_lattice: torch.Tensor  # (N, M, g, g) uniforms of the "noise" texture
+
+    def to(self, device) -> "SceneParams":
+        return SceneParams(**{k: v.to(device) for k, v in self.__dict__.items()})
+
+    def __len__(self) -> int:
+        return int(self.index.shape[0])
 
 
 # ----------------------------------------------------------------------------------------------

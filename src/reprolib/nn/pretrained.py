@@ -15,8 +15,9 @@ project cannot reach, and torchvision itself does not import here (DESIGN sec. 3
     squeeze, as ``lpips/weights/v0.x/<net>.pth``. Only its data files are read; its Python code is never
     imported (it imports torchvision).
 
-  The pickles are read with :class:`RestrictedUnpickler`, which admits numpy arrays and plain containers
-  and refuses anything else (a pickle can otherwise run arbitrary code). The converted files are written
+  The pickles are read with :class:`RestrictedUnpickler` (its home is :mod:`reprolib.download`, where the
+  data loaders reach it too), which admits numpy arrays and plain containers and refuses anything else (a
+  pickle can otherwise run arbitrary code). The converted files are written
   atomically and read with ``torch.load(..., weights_only=True)``. Loading never downloads: a missing
   file raises :class:`WeightsError` naming the command to run.
 
@@ -34,7 +35,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import pickle
 import subprocess
 import sys
 import tarfile
@@ -42,13 +42,14 @@ import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Mapping
+from typing import Any, Mapping
 
 import numpy as np
 import torch
 from torch import nn
 
 from reprolib.config import weights_dir
+from reprolib.download import RestrictedUnpickler, UnsafePickleError, restricted_load
 from reprolib.nn.backbones import BACKBONES, TAP_CHANNELS, FeatureTaps, build_backbone
 from reprolib.weights import WeightsError, load_state_dict_strict, sha256_of
 
@@ -129,89 +130,6 @@ def _check_net(net: str, allowed: tuple[str, ...] = tuple(BACKBONES)) -> None:
 def _check_version(version: str) -> None:
     if version not in LPIPS_VERSIONS:
         raise ValueError(f"unknown LPIPS version {version!r}; expected one of {', '.join(LPIPS_VERSIONS)}")
-
-
-# ----------------------------------------------------------------------------- restricted unpickling
-
-
-class UnsafePickleError(pickle.UnpicklingError):
-    """A pickle asked for something other than numpy arrays and plain containers."""
-
-
-def _numpy_private(module: str, name: str) -> Any:
-    # numpy >= 2 moved numpy.core to numpy._core (the old name still resolves, with a warning).
-    import importlib
-
-    try:
-        return getattr(importlib.import_module(f"numpy._core.{module}"), name)
-    except ImportError:  # numpy 1.x
-        return getattr(importlib.import_module(f"numpy.core.{module}"), name)
-
-
-# The only globals a pickle of numpy arrays needs (protocols 3 to 5): how to rebuild an ndarray
-# (``_reconstruct`` + ``ndarray.__setstate__``, or ``_frombuffer`` for protocol 5) and its dtype.
-# Dicts, lists, tuples, strings, bytes and numbers are built by pickle opcodes, not globals.
-_ALLOWED_GLOBALS = {
-    ("numpy.core.multiarray", "_reconstruct"): lambda: _numpy_private("multiarray", "_reconstruct"),
-    ("numpy._core.multiarray", "_reconstruct"): lambda: _numpy_private("multiarray", "_reconstruct"),
-    ("numpy.core.numeric", "_frombuffer"): lambda: _numpy_private("numeric", "_frombuffer"),
-    ("numpy._core.numeric", "_frombuffer"): lambda: _numpy_private("numeric", "_frombuffer"),
-    ("numpy", "ndarray"): lambda: np.ndarray,
-    ("numpy", "dtype"): lambda: np.dtype,
-}
-_PLAIN_TYPES = (str, bytes, int, float, bool, type(None))
-_NUMERIC_KINDS = "biufc"  # bool, signed/unsigned integer, float, complex
-
-
-class RestrictedUnpickler(pickle.Unpickler):
-    """An unpickler that builds numpy arrays and plain containers only.
-
-    ``find_class`` admits exactly the globals numpy's array pickles use (``_reconstruct``,
-    ``_frombuffer``, ``ndarray``, ``dtype``; pickle protocols 3-5) and raises :class:`UnsafePickleError`
-    for every other one (``os.system``, ``builtins.eval``, any class) before anything is called.
-    Persistent ids are refused too. Use :func:`restricted_load`, which also checks the loaded object.
-    """
-
-    def find_class(self, module: str, name: str) -> Any:
-        factory = _ALLOWED_GLOBALS.get((module, name))
-        if factory is None:
-            raise UnsafePickleError(
-                f"refusing to unpickle the global {module}.{name}: this loader admits only numpy arrays "
-                "(numpy.ndarray, numpy.dtype, numpy's _reconstruct and _frombuffer) and plain containers"
-            )
-        return factory()
-
-    def persistent_load(self, pid: Any) -> Any:
-        raise UnsafePickleError(f"refusing a pickle with a persistent id ({pid!r})")
-
-
-def _check_plain(obj: Any, path: str = "") -> None:
-    if isinstance(obj, np.ndarray):
-        if type(obj) is not np.ndarray or obj.dtype.kind not in _NUMERIC_KINDS:
-            raise UnsafePickleError(
-                f"{path or 'object'}: only numeric numpy arrays are admitted, got dtype {obj.dtype}"
-            )
-    elif isinstance(obj, dict):
-        for k, v in obj.items():
-            if not isinstance(k, (str, int)):
-                raise UnsafePickleError(f"{path or 'object'}: dict key {k!r} is not a str or int")
-            _check_plain(v, f"{path}/{k}")
-    elif isinstance(obj, (list, tuple)):
-        for i, v in enumerate(obj):
-            _check_plain(v, f"{path}[{i}]")
-    elif not isinstance(obj, _PLAIN_TYPES):
-        raise UnsafePickleError(f"{path or 'object'}: type {type(obj).__name__} is not admitted")
-
-
-def restricted_load(file: BinaryIO | bytes) -> Any:
-    """Unpickle numpy arrays nested in dicts/lists/tuples, refusing anything else (:class:`UnsafePickleError`)."""
-    if isinstance(file, (bytes, bytearray)):
-        file = io.BytesIO(file)
-    if not hasattr(file, "read"):
-        raise TypeError(f"file must be bytes or a binary file object, got {type(file).__name__}")
-    obj = RestrictedUnpickler(file).load()
-    _check_plain(obj)
-    return obj
 
 
 # ----------------------------------------------------------------------------- format conversion
