@@ -85,6 +85,14 @@ def to_uint8(image) -> np.ndarray:
     raise TypeError(f"image dtype must be uint8, bool or floating, got {arr.dtype}")
 
 
+def enlarge(rgb, side: int):
+    """A (3, H, W) torch image resized to (3, side, side) by nearest neighbour, so a panel keeps exactly the
+    colours a model painted (the demos' panels)."""
+    from torch.nn.functional import interpolate
+
+    return interpolate(rgb[None], size=(side, side), mode="nearest")[0]
+
+
 def to_png_bytes(image) -> bytes:
     """Encode an image (see :func:`to_uint8`) as PNG bytes."""
     buf = io.BytesIO()

@@ -11,18 +11,22 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from reprolib.book.widgets import live_explorer, static_explorer
-from reprolib.chapters.bicyclegan.measure import MODE_RADIUS, colourings, oracle_colourings
+from reprolib.book.widgets import enlarge, live_explorer, static_explorer
+from reprolib.chapters.bicyclegan.measure import (
+    MODE_RADIUS,
+    colourings,
+    oracle_colourings,
+)
 from reprolib.color import l_ab_to_rgb, normalize_l, rgb_to_l_ab
-from reprolib.metrics.diversity import NO_REGION, OFF_MODE, lpips_v0_alex, scene_region_modes
+from reprolib.metrics.diversity import (
+    NO_REGION,
+    OFF_MODE,
+    lpips_v0_alex,
+    scene_region_modes,
+)
 
 PANEL = 96  # pixels of each panel (nearest-neighbour upscaling, so the colours stay those the model painted)
 PANELS = ("grey input", "ground truth", "G(A, z)")
-
-
-def _up(rgb: torch.Tensor) -> torch.Tensor:
-    """(3, H, W) -> (3, PANEL, PANEL), nearest neighbour."""
-    return torch.nn.functional.interpolate(rgb[None], size=(PANEL, PANEL), mode="nearest")[0]
 
 
 def mode_names(world, rendered: dict, ab: torch.Tensor) -> str:
@@ -52,10 +56,10 @@ class SceneView:
         self.A = normalize_l(self.L)
 
     def grey(self) -> torch.Tensor:
-        return _up(self.rendered["rgb"][0].mean(0, keepdim=True).expand(3, -1, -1).contiguous())
+        return enlarge(self.rendered["rgb"][0].mean(0, keepdim=True).expand(3, -1, -1).contiguous(), PANEL)
 
     def truth(self) -> torch.Tensor:
-        return _up(l_ab_to_rgb(self.L, self.ab)[0])
+        return enlarge(l_ab_to_rgb(self.L, self.ab)[0], PANEL)
 
     def colour(self, net, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(ab (1, 2, H, W), rgb (3, H, W)) of G(A, z) for one code z (nz,)."""
@@ -89,7 +93,7 @@ def live_demo(run, scenes: int = 6, models: tuple[str, ...] | None = None):
         z = _code(net.nz, 1234)
         z[0], z[1] = z1, z2
         ab, rgb = view.colour(net, z)
-        return [view.grey(), view.truth(), _up(rgb)], mode_names(view.world, view.rendered, ab)
+        return [view.grey(), view.truth(), enlarge(rgb, PANEL)], mode_names(view.world, view.rendered, ab)
 
     controls = [("scene", "scene", "select", [(f"test scene {i}", i) for i in views]),
                 ("model", "model", "select", [(run.model(n).variant.label if "_nz" not in n else n, n) for n in names]),
@@ -135,7 +139,7 @@ def static_demo(run, scenes: int | None = None, models: tuple[str, ...] | None =
         view = views[scene]
         abs_, rgbs, step = frames(scene, model)
         moved = "start of the path" if step[position] is None else f"LPIPS to the previous frame {step[position]:.3f}"
-        return [view.grey(), view.truth(), _up(rgbs[position])], f"{mode_names(view.world, view.rendered, abs_[position])} ({moved})"
+        return [view.grey(), view.truth(), enlarge(rgbs[position], PANEL)], f"{mode_names(view.world, view.rendered, abs_[position])} ({moved})"
 
     labels = {n: run.model(n).variant.label for n in names}
     labels["oracle"] = "oracle (true colours redrawn)"

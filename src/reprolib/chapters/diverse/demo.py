@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import torch
-import torch.nn.functional as F
 from matplotlib.patches import FancyBboxPatch
 
-from reprolib.book.widgets import live_explorer, static_explorer
+from reprolib.book.widgets import enlarge, live_explorer, static_explorer
 from reprolib.chapters.diverse.measure import (
     MDN_METHODS,
     MODE_RADIUS,
@@ -40,13 +39,9 @@ METHODS = {"ours_skip": "ours+skip (MDN means)", "ours": "ours (MDN means)", "cv
 PANELS = ("grey input", "ground truth", "this future", "all 8, by weight")
 
 
-def _up(rgb: torch.Tensor, side: int = PANEL) -> torch.Tensor:
-    return F.interpolate(rgb[None], size=(side, side), mode="nearest")[0]
-
-
 def mosaic(rgbs: torch.Tensor) -> torch.Tensor:
     """(8, 3, H, W) -> one (3, 2 TILE, 4 TILE) image: the first row components 1-4, the second 5-8."""
-    tiles = [_up(x, TILE) for x in rgbs]
+    tiles = [enlarge(x, TILE) for x in rgbs]
     return torch.cat([torch.cat(tiles[:4], 2), torch.cat(tiles[4:], 2)], 1)
 
 
@@ -76,10 +71,10 @@ class Futures:
         self._cache: dict = {}
 
     def grey(self) -> torch.Tensor:
-        return _up(self.rendered["rgb"][0].mean(0, keepdim=True).expand(3, -1, -1).contiguous())
+        return enlarge(self.rendered["rgb"][0].mean(0, keepdim=True).expand(3, -1, -1).contiguous(), PANEL)
 
     def truth(self) -> torch.Tensor:
-        return _up(l_ab_to_rgb(self.L, self.ab)[0])
+        return enlarge(l_ab_to_rgb(self.L, self.ab)[0], PANEL)
 
     @torch.no_grad()
     def method(self, name: str) -> tuple[torch.Tensor, list[float | None]]:
@@ -116,7 +111,7 @@ class Futures:
         w = weights[component]
         head = f"future {component + 1} of 8" + (f", weight pi = {w:.2f}" if w is not None else "")
         truth = "" if prob is None else f" (true probability of this pair {prob:.2f})"
-        return [self.grey(), self.truth(), _up(rgbs[component]), mosaic(rgbs)], f"{head}: {text}{truth}"
+        return [self.grey(), self.truth(), enlarge(rgbs[component], PANEL), mosaic(rgbs)], f"{head}: {text}{truth}"
 
 
 def _controls(views: dict) -> list:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import torch
 
+from reprolib.book.widgets import enlarge, live_explorer, static_explorer
 from reprolib.chapters.exemplar import measure as ms
 from reprolib.chapters.exemplar import pairs as pr
 from reprolib.color import l_ab_to_rgb, rgb_to_l_ab
@@ -136,10 +137,6 @@ DEMO_PANELS = ("grey target", "reference", "warped R'_ab", "mean similarity", "b
                "perceptual only")
 
 
-def _up(rgb: torch.Tensor, side: int = PANEL) -> torch.Tensor:
-    return torch.nn.functional.interpolate(rgb[None], size=(side, side), mode="nearest")[0]
-
-
 class ReferenceDemo:
     """The test targets whose primary has several colour modes, each with the four references of
     ``REFERENCE_CHOICES``; :meth:`frame` colorizes one (target, reference) and says which mode the primary took."""
@@ -195,7 +192,7 @@ class ReferenceDemo:
         got = "; ".join(f"{name}: {mode_of(ab, self.tw, t)}" for name, ab in outs.items())
         panels = [l_ab_to_rgb(L_t, torch.zeros(1, 2, *L_t.shape[2:]))[0], ref["rgb"][0], l_ab_to_rgb(L_t, warped)[0],
                   sim[None].expand(3, -1, -1)] + [l_ab_to_rgb(L_t, outs[n])[0] for n in ("two", "chrom", "perc")]
-        return [_up(p) for p in panels], f"{ref_text} | the target's {cls.name} under {got}"
+        return [enlarge(p, PANEL) for p in panels], f"{ref_text} | the target's {cls.name} under {got}"
 
 
 def _demo_controls(view: ReferenceDemo) -> list:
@@ -204,8 +201,6 @@ def _demo_controls(view: ReferenceDemo) -> list:
 
 def live_demo(run, n_targets: int = 12):
     """The live version: any of the first multimodal test targets, colorized when asked."""
-    from reprolib.book.widgets import live_explorer
-
     view = ReferenceDemo(run, n_targets)
     return live_explorer(view.frame, _demo_controls(view), description="One grey target, the reference of your choice",
                          panel_titles=list(DEMO_PANELS))
@@ -213,8 +208,6 @@ def live_demo(run, n_targets: int = 12):
 
 def static_demo(run, n_targets: int = 6):
     """The HTML twin: ``n_targets`` targets x 4 references, precomputed."""
-    from reprolib.book.widgets import static_explorer
-
     view = ReferenceDemo(run, n_targets)
     return static_explorer(view.frame, _demo_controls(view),
                            title="One grey target, the reference of your choice (precomputed)",

@@ -11,9 +11,8 @@ MSE and SSIM of the three outputs over training.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
-from reprolib.book.widgets import live_explorer, static_explorer
+from reprolib.book.widgets import enlarge, live_explorer, static_explorer
 from reprolib.chapters.pseudo_cyclic.measure import primary_on_mode
 
 __all__ = ["PANEL", "PANELS", "DEMO_MODELS", "frame", "live_demo", "static_demo", "cycle_figure", "curve_figure"]
@@ -21,10 +20,6 @@ __all__ = ["PANEL", "PANELS", "DEMO_MODELS", "frame", "live_demo", "static_demo"
 PANEL = 96  # pixels of a panel (nearest neighbour: the colours stay those the model painted)
 PANELS = ("grey input", "G_3 (from S/4)", "G_2 (from S/2)", "G_1 (the output)", "real colours")
 DEMO_MODELS = {"spynco": "SpyncoGan", "no_contours": "without the contours loss", "colcycle": "Col-Cycle"}
-
-
-def _up(rgb: torch.Tensor) -> torch.Tensor:
-    return F.interpolate(rgb[None], size=(PANEL, PANEL), mode="nearest")[0]
 
 
 def frame(run, model: str, scene: int, checkpoint: int) -> tuple[list[torch.Tensor], str]:
@@ -40,7 +35,7 @@ def frame(run, model: str, scene: int, checkpoint: int) -> tuple[list[torch.Tens
     text = (f"{DEMO_MODELS.get(model, model)}, update {step} of {run.settings['steps']}: G_1's MSE "
             f"{float(curve[0, 0]):.0f}, SSIM {float(curve[0, 1]):.2f} on the evaluation scenes; "
             f"this scene's primary: {mode}")
-    return [_up(grey), _up(outs[2]), _up(outs[1]), _up(outs[0]), _up(truth)], text
+    return [enlarge(grey, PANEL), enlarge(outs[2], PANEL), enlarge(outs[1], PANEL), enlarge(outs[0], PANEL), enlarge(truth, PANEL)], text
 
 
 def _controls(run) -> list:
