@@ -4,6 +4,7 @@ pickles are read by :func:`restricted_load`, which builds numpy arrays and plain
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import pickle
@@ -15,6 +16,15 @@ from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO, Callable
 
 import numpy as np
+
+
+def md5_of(path: str | os.PathLike) -> str:
+    """The MD5 hex digest of a file (read in 1 MiB chunks): what data sets publish to check a download against."""
+    h = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def download_atomic(url: str, dest: str | os.PathLike, timeout: float = 60.0, progress: bool = False,

@@ -40,7 +40,6 @@ float images it is exact, so that H_t of a colour image equals its grey version 
 
 from __future__ import annotations
 
-import hashlib
 import os
 import pickle
 from pathlib import Path
@@ -55,6 +54,7 @@ from reprolib.download import (
     ArchiveError,
     UnsafePickleError,
     download_atomic,
+    md5_of,
     restricted_load,
     safe_extract,
 )
@@ -106,18 +106,10 @@ _FETCH_HINT = f"fetch_cifar10() downloads it from {CIFAR10_URL} (needs internet,
 # download (opt-in)
 
 
-def _md5(path: Path) -> str:
-    h = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _check_md5(path: Path, md5: str | None) -> None:
     if md5 is None:
         return
-    got = _md5(path)
+    got = md5_of(path)
     if got != md5.lower():
         raise ArchiveError(f"{path}: md5 {got} differs from the expected {md5} of {ARCHIVE_NAME}; the download is "
                            "damaged or is not the CIFAR-10 python archive")

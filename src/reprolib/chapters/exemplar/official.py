@@ -63,9 +63,10 @@ from PIL import Image, UnidentifiedImageError
 from torch import nn
 from torch.nn import functional as F
 
+from reprolib.chapters.exemplar.verdicts import RELEASED_PARAMETERS
 from reprolib.color import rgb_to_l_ab
 from reprolib.config import cache_dir
-from reprolib.download import NETWORK_ERRORS, download_atomic
+from reprolib.download import NETWORK_ERRORS, download_atomic, md5_of
 from reprolib.models.exemplar import (
     EXEMPLAR_IN_CHANNELS,
     ExampleColorNet,
@@ -111,7 +112,6 @@ EXAMPLE_NET = WeightFile(
     note="colorization sub-net ExampleColorNet(ic=13) of He et al. 2018; no published checksum",
 )
 
-RELEASED_PARAMETERS = 34_065_666  # learned parameters of ExampleColorNet(ic=13) (reprolib.models.exemplar)
 RELEASE_LEVELS = ("conv5_1", "conv4_1", "conv3_1", "conv2_1", "conv1_1")  # Combo.cu's params.layers
 RELEASE_SHORT_SIDE = 256  # --short_size of the demo's run.bat (the test script's default)
 MAP_CENTRE, MAP_DIVISOR = 127.0, 2.0  # TestTransform.Normalize: F.normalize(err, 127, 2) of 0-255 maps
@@ -444,14 +444,9 @@ sizes that are multiples of 8: size=160 keeps Imagenette's own resolution."""
 
 def _md5_is(expected: str):
     def check(path: Path) -> None:
-        import hashlib
-
-        h = hashlib.md5()
-        with open(path, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
-        if h.hexdigest() != expected:
-            raise WeightsError(f"{path.name}: MD5 {h.hexdigest()}, expected {expected} (a changed or damaged "
+        got = md5_of(path)
+        if got != expected:
+            raise WeightsError(f"{path.name}: MD5 {got}, expected {expected} (a changed or damaged "
                                "download; nothing was kept)")
     return check
 
