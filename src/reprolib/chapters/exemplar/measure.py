@@ -194,7 +194,7 @@ def _method_outputs(run, kind: str, ctx: dict, models: tuple[str, ...], baseline
     g = torch.Generator().manual_seed(run.seed + 10_703)
     out["welsh"] = welsh_transfer(ctx["L_t"], ctx["L_r"], ctx["ab_r"], generator=g)
     phi_tr, phi_rt = ctx["aligned"].phi()
-    points = {"threshold": threshold_points(mean_similarity(ctx["aligned"])),
+    points = {"threshold": threshold_points(ctx["sim"]),
               "crosscheck": crosscheck_points(phi_tr, phi_rt)}
     for rule in SEQUENTIAL_RULES:
         out[f"seq_{rule}"] = baselines.sequential(ctx["L_t"], ctx["warped"], points[rule])
@@ -283,7 +283,7 @@ def evaluate(run, models: tuple[str, ...] | None = None, baselines=None) -> dict
                 samples["related_colour.correct"] = colour.flatten(1).double().mean(1).tolist()
             samples[f"{kind}.auc"], samples[f"{kind}.auc_defined"] = auc, defined
         warped = warped_by_kind[kind] = cr.warped_reference(ab_r, phi_tr)
-        ctx = {"aligned": aligned, "L_t": L_t, "L_r": L_r, "ab_r": ab_r, "warped": warped}
+        ctx = {"aligned": aligned, "L_t": L_t, "L_r": L_r, "ab_r": ab_r, "warped": warped, "sim": sim}
         for name, ab in _method_outputs(run, kind, ctx, models, baselines).items():
             key = f"{name}.{kind}"
             primary[key] = primary_colour(ab, T)
