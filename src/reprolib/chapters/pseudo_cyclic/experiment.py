@@ -21,11 +21,16 @@ from reprolib.chapters.pseudo_cyclic import measure
 from reprolib.chapters.pseudo_cyclic import training as tr
 from reprolib.chapters.pseudo_cyclic.paper import LR, LR_DECAY_START
 from reprolib.chapters.pseudo_cyclic.verdicts import claims, facts
+from reprolib.color import handcrafted_grey
 from reprolib.config import code_version, get_device, get_profile, seed_everything
 from reprolib.data import ColorWorld
 from reprolib.modelcache import load_or_train
 from reprolib.modelinfo import count_parameters
-from reprolib.models.spyncogan import HandcraftedTranslation, SpyncoDiscriminator, SpyncoGenerator
+from reprolib.models.spyncogan import (
+    HandcraftedTranslation,
+    SpyncoDiscriminator,
+    SpyncoGenerator,
+)
 from reprolib.runs import ChapterRunBase
 from reprolib.train import TrainConfig, train
 
@@ -92,7 +97,7 @@ def prepare(profile: str | None = None, seed: int = 0, device=None) -> ChapterRu
     seed_everything(seed)
     w = worlds(s, seed)
     test = w["test"].batch(range(s["n_test"]))
-    test["grey"] = tr.handcrafted_grey(test["rgb"])
+    test["grey"] = handcrafted_grey(test["rgb"])
     return ChapterRun(profile, seed, s, get_device(device, quiet=True), worlds=w, test=test)
 
 
@@ -102,7 +107,7 @@ def batch_for(run: ChapterRun, step: int) -> dict:
     B = run.settings["batch"]
     idx = range(step * B, (step + 1) * B)
     a = run.worlds["A"].batch(idx)["rgb"]
-    return {"I": tr.handcrafted_grey(a), "J": run.worlds["B"].batch(idx)["rgb"], "C": a}
+    return {"I": handcrafted_grey(a), "J": run.worlds["B"].batch(idx)["rgb"], "C": a}
 
 
 def model_config(name: str, run: ChapterRun) -> dict:

@@ -16,8 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from reprolib.chapters.pseudo_cyclic import training as tr
-from reprolib.color import rgb_to_l_ab
+from reprolib.color import handcrafted_grey, rgb_to_l_ab
 from reprolib.metrics.diversity import scene_region_modes
 
 MODE_RADIUS = 15.0
@@ -37,7 +36,7 @@ def mse_ssim(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tens
 
 def grey_psnr(colour: torch.Tensor, grey: torch.Tensor) -> torch.Tensor:
     """PSNR (dB, peak 1) of H_t(colour) against ``grey``, per image."""
-    mse = (tr.handcrafted_grey(colour.clamp(0, 1)) - grey).pow(2).mean(dim=(1, 2, 3)).clamp_min(1e-12)
+    mse = (handcrafted_grey(colour.clamp(0, 1)) - grey).pow(2).mean(dim=(1, 2, 3)).clamp_min(1e-12)
     return -10 * torch.log10(mse)
 
 

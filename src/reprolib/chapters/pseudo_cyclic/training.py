@@ -23,7 +23,6 @@ from torch import nn
 
 from reprolib.models.spyncogan import (
     ALPHA,
-    H_T,
     ColCycle,
     SpyncoDiscriminator,
     SpyncoGenerator,
@@ -61,10 +60,13 @@ class _Recorder(nn.Module):
 class Pseudo(_Recorder):
     """SpyncoGan's G and D (``pyramids=False``: the L^1 ablation of Table 1)."""
 
+    with_discriminator = True
+
     def __init__(self, width: float, pyramids: bool = True, checkpoints: int = 1, demo: int = 1, size: int = 32):
         super().__init__()
         self.G = SpyncoGenerator(width, pyramids=pyramids)
-        self.D = SpyncoDiscriminator(3, width)
+        if self.with_discriminator:
+            self.D = SpyncoDiscriminator(3, width)
         self._init_records(checkpoints, demo, size)
 
     def pyramid(self, grey: torch.Tensor) -> list[torch.Tensor]:
@@ -92,7 +94,9 @@ class FullCycle(_Recorder):
 
 
 class Paired(Pseudo):
-    """The supervised reference: SpyncoGan's G with its pyramid, L1 to the true colours (its D is unused)."""
+    """The supervised reference: SpyncoGan's G with its pyramid, L1 to the true colours (no discriminator)."""
+
+    with_discriminator = False
 
 
 def make_optimizers(net: nn.Module, lr: float, betas: tuple[float, float] = (0.5, 0.999)) -> dict:
@@ -154,9 +158,3 @@ def paired_step(net: Paired, batch: dict, opts: dict) -> tuple[torch.Tensor, dic
     loss.backward()
     opts["G"].step()
     return loss.detach(), {"l1": float(loss.detach())}
-
-
-def handcrafted_grey(rgb: torch.Tensor) -> torch.Tensor:
-    """H_t of colour images (N, 3, H, W): the grey domain's images (N, 1, H, W)."""
-    with torch.no_grad():
-        return H_T(rgb)
